@@ -1,0 +1,1 @@
+"""Point-in-time simulation of an index: costs, currencies, analytics and reports."""

@@ -1,0 +1,1 @@
+"""Shared plumbing: errors, paths, the market-data store, its sources and the in-memory Market."""

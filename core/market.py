@@ -1,0 +1,136 @@
+"""The in-memory market every stage reads: wide daily frames, their currencies and provenance.
+
+A ``Market`` is what the universe, index and backtest layers see, whatever the source (the
+Parquet store, imported files, or the synthetic demo market). ``asof(t)`` gives the market as it
+was known at the close of ``t``: nothing dated after ``t`` survives, which is how every decision
+stays point in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+SYNTHETIC_LABEL = "SYNTHETIC DEMO MARKET - not real prices"
+
+
+@dataclass(frozen=True)
+class Market:
+    """Daily market data on one calendar (a DatetimeIndex named ``date``, ascending, tz-naive).
+
+    close:      dates x tickers, split-adjusted close in the listing currency (NaN = no trade)
+    volume:     dates x tickers, shares traded (NaN = unknown)
+    dividends:  dates x tickers, cash per share paid on the ex-date in the listing currency (0 = none)
+    currency:   ticker -> ISO 4217 code of ``close`` (GBp and ZAc already normalised to GBP, ZAR)
+    fx:         dates x currencies, USD per one unit of the currency (a ``USD`` column of 1.0)
+    shares:     dates x tickers, shares outstanding (forward-filled; NaN = unknown)
+    source:     human-readable provenance, e.g. "synthetic demo market (seed 7)" or "store: yahoo"
+    synthetic:  True when any number comes from the synthetic demo market
+    """
+
+    close: pd.DataFrame
+    volume: pd.DataFrame
+    dividends: pd.DataFrame
+    currency: pd.Series
+    fx: pd.DataFrame
+    shares: pd.DataFrame
+    source: str
+    synthetic: bool = False
+    meta: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tickers(self) -> list[str]:
+        """Tickers with at least one price."""
+        return [str(t) for t in self.close.columns]
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self.close.index)
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """The last date with any price."""
+        return pd.Timestamp(self.close.dropna(how="all").index.max())
+
+    @property
+    def label(self) -> str:
+        """The provenance line to stamp on every output, chart and file."""
+        return f"{SYNTHETIC_LABEL} ({self.source})" if self.synthetic else self.source
+
+    def asof(self, date: str | pd.Timestamp) -> Market:
+        """The market as known at the close of ``date``: every row after it dropped."""
+        t = pd.Timestamp(date)
+        return replace(
+            self,
+            close=self.close.loc[:t],
+            volume=self.volume.loc[:t],
+            dividends=self.dividends.loc[:t],
+            fx=self.fx.loc[:t],
+            shares=self.shares.loc[:t],
+        )
+
+    def window(self, start: str | pd.Timestamp | None, end: str | pd.Timestamp | None) -> Market:
+        """The market restricted to ``[start, end]`` (either may be None)."""
+        sl = slice(pd.Timestamp(start) if start else None, pd.Timestamp(end) if end else None)
+        return replace(
+            self,
+            close=self.close.loc[sl],
+            volume=self.volume.loc[sl],
+            dividends=self.dividends.loc[sl],
+            fx=self.fx.loc[sl],
+            shares=self.shares.loc[sl],
+        )
+
+    def fx_for(self, tickers: list[str] | None = None) -> pd.DataFrame:
+        """USD per unit of each ticker's currency, dates x tickers (FX forward-filled)."""
+        cols = tickers if tickers is not None else self.tickers
+        fx = self.fx.reindex(self.close.index).ffill()
+        if "USD" not in fx.columns:
+            fx = fx.assign(USD=1.0)
+        ccy = self.currency.reindex(cols)
+        missing = sorted({str(c) for c in ccy.dropna().unique()} - set(fx.columns))
+        if missing:
+            from exchina.core.errors import MissingDataError
+
+            raise MissingDataError(f"no FX series to USD for currencies {missing}")
+        data = {t: fx[ccy[t]].to_numpy() for t in cols}
+        return pd.DataFrame(data, index=self.close.index, columns=pd.Index(cols, name="ticker"))
+
+    def close_usd(self, tickers: list[str] | None = None) -> pd.DataFrame:
+        """Close in USD, dates x tickers."""
+        cols = tickers if tickers is not None else self.tickers
+        return self.close[cols] * self.fx_for(cols)
+
+    def dividends_usd(self, tickers: list[str] | None = None) -> pd.DataFrame:
+        """Dividends in USD on their ex-dates, dates x tickers."""
+        cols = tickers if tickers is not None else self.tickers
+        return self.dividends.reindex(columns=cols).fillna(0.0) * self.fx_for(cols)
+
+    def adtv_usd(self, window: int = 63, tickers: list[str] | None = None) -> pd.Series:
+        """Average daily traded value in USD over the last ``window`` rows (days without a trade
+        count as zero traded value; a ticker with no volume data gets NaN)."""
+        cols = tickers if tickers is not None else self.tickers
+        traded = (self.close_usd(cols) * self.volume.reindex(columns=cols)).tail(window)
+        has_volume = self.volume.reindex(columns=cols).tail(window).notna().any()
+        return traded.fillna(0.0).mean().where(has_volume, np.nan)
+
+    def mcap_usd(self, tickers: list[str] | None = None) -> pd.Series:
+        """Latest full market cap in USD (last close x last known shares x FX); NaN if unknown."""
+        cols = tickers if tickers is not None else self.tickers
+        px = self.close_usd(cols).ffill().iloc[-1] if len(self.close) else pd.Series(np.nan, cols)
+        sh = self.shares.reindex(columns=cols).ffill()
+        last_sh = sh.iloc[-1] if len(sh) else pd.Series(np.nan, index=cols)
+        return (px * last_sh).rename("mcap_usd")
+
+    def history_days(self, tickers: list[str] | None = None) -> pd.Series:
+        """Number of rows with a price, per ticker."""
+        cols = tickers if tickers is not None else self.tickers
+        return self.close.reindex(columns=cols).notna().sum()
+
+    def last_price_date(self, tickers: list[str] | None = None) -> pd.Series:
+        """Date of the latest price per ticker (NaT if none)."""
+        cols = tickers if tickers is not None else self.tickers
+        c = self.close.reindex(columns=cols)
+        return c.apply(lambda s: s.last_valid_index())

@@ -1,0 +1,1 @@
+"""Shipped, curated data: company master, exposure facts, events and methodologies (not code)."""

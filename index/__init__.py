@@ -1,0 +1,1 @@
+"""Methodology files, the cvxpy optimizer, capping, index calculation and rebalance outputs."""

@@ -1,0 +1,5 @@
+"""``python -m exchina`` runs the CLI."""
+
+from exchina.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""The ``exchina`` command line: a thin shell over the package (typer).
+
+Each command group lives in its own module and registers itself on ``app``. ``main`` maps typed
+errors (``exchina.core.errors``) to their documented exit codes with a one-line message.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from exchina.core.errors import ExchinaError
+
+app = typer.Typer(
+    name="exchina",
+    help="Build, run and explain an ex-China rare-earth supply-chain equity index.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from exchina.cli import (
+        backtest_cmds,
+        data_cmds,
+        index_cmds,
+        ops_cmds,
+        sweep_cmds,
+        universe_cmds,
+    )
+
+    for module in (data_cmds, universe_cmds, index_cmds, backtest_cmds, ops_cmds, sweep_cmds):
+        module.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """Build, run and explain an ex-China rare-earth supply-chain equity index."""
+
+
+@app.command("exit-codes")
+def exit_codes() -> None:
+    """List the exit codes every command uses, for schedulers and scripts."""
+    from exchina.core.errors import EXIT_CODES
+
+    for code, meaning in EXIT_CODES.items():
+        typer.echo(f"{code}  {meaning}")
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: run, map typed errors to exit codes, exit."""
+    try:
+        app(args=argv, prog_name="exchina")
+        code = 0
+    except ExchinaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        code = exc.exit_code
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if argv is None:
+        sys.exit(code)
+    return code

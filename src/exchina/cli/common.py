@@ -1,0 +1,23 @@
+"""Options shared by every command (store location, market-data source, JSON output)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--store", help="Market-data store folder (else $EXCHINA_STORE, else a per-user dir)."
+    ),
+]
+SourceOpt = Annotated[
+    str,
+    typer.Option(
+        "--source",
+        help="Market data: 'store', 'demo' (synthetic), or 'auto' (store if it holds data, else demo).",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

@@ -1,0 +1,26 @@
+"""Shared fixtures: the real-data folder beside the repo and an isolated store per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EXCHINA_SHARED", REPO.parent / "shared")).resolve()
+REALDATA = SHARED / "realdata"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """No test reads or writes the user's store: EXCHINA_STORE points at a fresh folder."""
+    monkeypatch.setenv("EXCHINA_STORE", str(tmp_path_factory.mktemp("store")))
+
+
+@pytest.fixture
+def realdata() -> Path:
+    """``../shared/realdata`` (CI has it); tests that need it fail loudly if it is missing."""
+    if not REALDATA.is_dir():
+        pytest.fail(f"real data folder not found at {REALDATA} (set EXCHINA_SHARED)")
+    return REALDATA

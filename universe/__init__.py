@@ -1,0 +1,1 @@
+"""Companies, dated exposure facts, classification, the Chinese-exposure score and screens."""
