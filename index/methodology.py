@@ -1,6 +1,7 @@
 """A whole index in one TOML file, validated on load with errors that name the key.
 
-Sections: top-level identity (name, base date and level), ``[universe]`` (see
+TOML has no null: ``key = "none"`` unsets an optional field (``max_china_score = "none"``: no
+China-score screen). Sections: top-level identity (name, base date and level), ``[universe]`` (see
 ``exchina.universe.rules``), ``[weighting]``, ``[constraints]``, ``[schedule]``, ``[costs]`` and
 ``[benchmark]``. Unknown keys and bad values are errors naming the dotted key path.
 """
@@ -10,14 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import tomllib
+import typing
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from exchina.core.errors import InputError
-from exchina.universe.rules import UniverseRules
+from exchina.universe.rules import STAGES, UniverseRules
+
+Scheme = Literal[
+    "capped_mcap", "equal", "min_variance", "max_diversification", "risk_parity", "tracking"
+]
+SCHEMES_NEEDING_RISK: frozenset[str] = frozenset(
+    {"min_variance", "max_diversification", "risk_parity", "tracking"}
+)
 
 
 class _Strict(BaseModel):
@@ -25,9 +35,12 @@ class _Strict(BaseModel):
 
 
 class Weighting(_Strict):
-    scheme: Literal[
-        "capped_mcap", "equal", "min_variance", "max_diversification", "risk_parity", "tracking"
-    ] = "capped_mcap"
+    scheme: Scheme = "capped_mcap"
+    distance: Literal["relative", "absolute"] = Field(
+        "relative",
+        description="capped_mcap / equal: minimise sum((w - basis)^2 / basis) (relative: excess "
+        "is redistributed pro rata, as iterative capping does) or sum((w - basis)^2) (absolute)",
+    )
     lookback_days: int = Field(252, ge=20, description="return history for risk models")
     n_factors: int = Field(5, ge=1, description="principal components in the factor risk model")
     parent: str | None = Field(None, description="parent methodology file for scheme = tracking")
@@ -35,14 +48,40 @@ class Weighting(_Strict):
         None, ge=0, le=100, description="tracking: max weighted China score"
     )
 
+    @model_validator(mode="after")
+    def _tracking_has_parent(self) -> Weighting:
+        if self.scheme == "tracking" and not self.parent:
+            raise ValueError("scheme 'tracking' needs weighting.parent (a methodology file)")
+        return self
+
 
 class Constraints(_Strict):
     max_weight: float = Field(0.10, gt=0, le=1)
     min_weight: float = Field(0.0, ge=0, lt=1, description="floor for every held name")
     ucits: bool = Field(False, description="UCITS 5/10/40")
     ric: bool = Field(False, description="US RIC 25/5/50")
+    rule_buffer: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="UCITS/RIC are enforced on buffered targets: thresholds x this "
+        "(0.9 gives 4.5/9/36 for UCITS and 4.5/22.5/45 for RIC)",
+    )
+    small_universe: Literal["error", "relax_caps"] = Field(
+        "error",
+        description="when too few names can meet max_weight and UCITS/RIC: error, or drop the "
+        "rules and lift max_weight to the lowest cap that holds 100% (flagged in the report)",
+    )
+    stage_weighting: Literal["revenue_share", "primary"] = Field(
+        "revenue_share",
+        description="how a company's weight counts toward stage bounds: split over its stages by "
+        "revenue share (unknown shares share the remainder equally) or all in its primary stage",
+    )
     max_china_score_avg: float | None = Field(None, ge=0, le=100)
-    stage_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
+    stage_bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="stage -> [lower, upper]; 'metal_alloy+magnet' bounds the sum of stages",
+    )
     country_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     commodity_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     aum_usd: float | None = Field(None, gt=0, description="fund size for the liquidity constraint")
@@ -59,10 +98,22 @@ class Constraints(_Strict):
                     raise ValueError(
                         f"{table}.{key}: need 0 <= lower <= upper <= 1, got [{lo}, {hi}]"
                     )
+        for key in self.stage_bounds:
+            bad = [s for s in key.split("+") if s not in STAGES]
+            if bad:
+                raise ValueError(
+                    f"stage_bounds.{key}: unknown stage {bad[0]!r}; known: {list(STAGES)} "
+                    "(join stages with '+' to bound their sum)"
+                )
+        for key in self.country_bounds:
+            if len(key) != 2 or not key.isupper():
+                raise ValueError(f"country_bounds.{key}: expected an ISO alpha-2 code like 'AU'")
+        if (self.aum_usd is None) != (self.liquidity_k is None):
+            raise ValueError("aum_usd: give it together with liquidity_k (liquidity capacity)")
         if self.min_names and self.max_names and self.min_names > self.max_names:
-            raise ValueError(f"min_names {self.min_names} > max_names {self.max_names}")
+            raise ValueError(f"min_names: {self.min_names} > max_names {self.max_names}")
         if self.min_weight > self.max_weight:
-            raise ValueError(f"min_weight {self.min_weight} > max_weight {self.max_weight}")
+            raise ValueError(f"min_weight: {self.min_weight} > max_weight {self.max_weight}")
         return self
 
 
@@ -74,6 +125,31 @@ class Schedule(_Strict):
         5, ge=0, description="selection data cut-off before effective"
     )
     max_price_age_days: int = Field(5, ge=0, description="older latest prices are stale")
+    calendar: str = Field(
+        "XNYS",
+        description="exchange calendar (exchange_calendars code) whose sessions define trading "
+        "days: an effective date that is not a session moves to the previous session",
+    )
+
+    @model_validator(mode="after")
+    def _months_valid(self) -> Schedule:
+        if self.months is not None:
+            if not self.months or any(not 1 <= m <= 12 for m in self.months):
+                raise ValueError(f"months: expected month numbers 1-12, got {self.months}")
+            if len(set(self.months)) != len(self.months):
+                raise ValueError(f"months: repeated month in {self.months}")
+            expected = 4 if self.frequency == "quarterly" else 2
+            if len(self.months) != expected:
+                raise ValueError(
+                    f"months: {self.frequency} needs {expected} months, got {self.months}"
+                )
+        return self
+
+    def resolved_months(self) -> list[int]:
+        """The review months: ``months`` or the frequency's default (3,6,9,12 or 6,12)."""
+        if self.months is not None:
+            return sorted(self.months)
+        return [3, 6, 9, 12] if self.frequency == "quarterly" else [6, 12]
 
 
 class Costs(_Strict):
@@ -109,14 +185,47 @@ class Methodology(_Strict):
         return hashlib.sha256(blob).hexdigest()
 
 
+def _unset_nones(model: type[BaseModel], data: Any) -> Any:
+    """TOML has no null: the string "none" unsets an optional field (one whose type allows
+    None), e.g. ``max_china_score = "none"`` for no China screen."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for key, value in data.items():
+        info = model.model_fields.get(key)
+        if info is None:
+            continue
+        ann = info.annotation
+        args = typing.get_args(ann)
+        if isinstance(value, str) and value.lower() == "none" and type(None) in args:
+            out[key] = None
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            out[key] = _unset_nones(ann, value)
+    return out
+
+
+_KEY_IN_MESSAGE = re.compile(r"^(?:Value error, )?([A-Za-z_][\w.]*): (.*)$", re.S)
+
+
 def parse_methodology(data: dict, *, file: str | Path = "<methodology>") -> Methodology:
-    """Validate a parsed TOML mapping; errors name the file and dotted key."""
+    """Validate a parsed TOML mapping; errors name the file and dotted key.
+
+    A cross-field check (bounds out of order, unknown stage, ...) names its key in its message;
+    that key is appended to the location so ``field`` is the full dotted path.
+    """
     try:
-        return Methodology.model_validate(data)
+        return Methodology.model_validate(_unset_nones(Methodology, data))
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
-        raise InputError(f"{err['msg']} (got {err.get('input')!r})", file=file, field=key) from None
+        loc = [str(p) for p in err["loc"]]
+        msg = str(err["msg"])
+        match = _KEY_IN_MESSAGE.match(msg)
+        if err["type"] == "value_error" and match:
+            loc.append(match.group(1))
+            msg = match.group(2)
+            raise InputError(msg, file=file, field=".".join(loc)) from None
+        key = ".".join(loc) or "<root>"
+        raise InputError(f"{msg} (got {err.get('input')!r})", file=file, field=key) from None
 
 
 def load_methodology(path: str | Path) -> Methodology:
@@ -129,3 +238,35 @@ def load_methodology(path: str | Path) -> Methodology:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML: {exc}", file=p) from None
     return parse_methodology(data, file=p)
+
+
+SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "methodologies"
+
+
+def shipped_methodologies() -> dict[str, Path]:
+    """Name -> path of every methodology shipped in ``data/methodologies``."""
+    from importlib import resources
+
+    try:
+        folder = Path(str(resources.files("exchina.data") / "methodologies"))
+    except ModuleNotFoundError:
+        folder = SHIPPED_DIR
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def resolve_methodology(ref: str | Path, relative_to: str | Path | None = None) -> Path:
+    """A methodology reference as a path: a file (relative to ``relative_to``'s folder or the
+    working directory) or the name of a shipped methodology (``remx_like``)."""
+    candidates = [Path(ref)]
+    if relative_to is not None:
+        candidates.insert(0, Path(relative_to).parent / ref)
+    for c in candidates:
+        if c.is_file():
+            return c
+    shipped = shipped_methodologies()
+    name = Path(ref).stem
+    if name in shipped:
+        return shipped[name]
+    raise InputError(
+        f"methodology {str(ref)!r} not found (shipped: {sorted(shipped)})", file=relative_to
+    )

@@ -14,6 +14,12 @@ Stage = Literal["mining", "separation_refining", "metal_alloy", "magnet", "recyc
 STAGES: tuple[str, ...] = ("mining", "separation_refining", "metal_alloy", "magnet", "recycling")
 Status = Literal["producer", "developer", "explorer", "delisted"]
 
+FLAG_FACTORS: tuple[str, ...] = (
+    "domicile_china",
+    "primary_listing_china",
+    "chinese_state_holder_pct",
+    "chinese_largest_holder",
+)
 GRADED_FACTORS: tuple[str, ...] = (
     "chinese_ownership_pct",
     "offtake_revenue_china",
@@ -22,6 +28,8 @@ GRADED_FACTORS: tuple[str, ...] = (
     "facilities_china",
     "pricing_china_benchmark",
 )
+BACKING_FACTOR = "allied_backing"
+FACTORS: tuple[str, ...] = (*FLAG_FACTORS, *GRADED_FACTORS, BACKING_FACTOR)
 
 
 class _Strict(BaseModel):
@@ -80,6 +88,9 @@ class UniverseRules(_Strict):
     """Eligibility screens, with entry thresholds and looser buffers for existing members."""
 
     stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
+    stage_match: Literal["any", "primary"] = Field(
+        "any", description="any: some stage of the company is listed; primary: its primary stage is"
+    )
     commodities: list[str] = Field(default_factory=list, description="empty = any commodity")
     statuses: list[Status] = Field(default_factory=lambda: ["producer", "developer"])
     exclude_china_flags: bool = Field(True, description="hard China flags exclude outright")

@@ -1,9 +1,90 @@
-"""CLI commands: backtest (registered on the root app by ``register``)."""
+"""CLI command ``backtest`` (registered on the root app by ``register``).
+
+``exchina backtest --methodology FILE --out DIR [--start D] [--end D] [--source store|demo|auto]
+[--store DIR] [--benchmark T|none] [--no-peer]`` runs the methodology point in time and writes
+levels, weights, metrics and an HTML report into DIR atomically (nothing written on error).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
 import typer
+
+from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.core.errors import InputError
+
+
+def _date(value: str | None, field: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except ValueError:
+        raise InputError(f"expected a date YYYY-MM-DD, got {value!r}", field=field) from None
+
+
+def backtest(
+    methodology: Annotated[
+        Path, typer.Option("--methodology", help="Methodology TOML file or a shipped name.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")],
+    start: Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")] = None,
+    source: SourceOpt = "auto",
+    store: StoreOpt = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option(
+            "--benchmark",
+            help="Benchmark ticker, methodology file or shipped name, or 'none' "
+            "(default: the methodology's [benchmark]).",
+        ),
+    ] = None,
+    peer: Annotated[
+        bool,
+        typer.Option(
+            "--peer/--no-peer",
+            help="Also run the [benchmark] methodology beside it (China-exposure comparison).",
+        ),
+    ] = True,
+) -> None:
+    """Backtest a methodology and write levels.csv/.parquet, weights.parquet, metrics.json and
+    report.html."""
+    from exchina.backtest import load_events, resolve_benchmark, run_backtest, write_backtest
+    from exchina.core.sources import load_market
+    from exchina.index.methodology import load_methodology, resolve_methodology
+
+    path = methodology if methodology.is_file() else resolve_methodology(methodology)
+    meth = load_methodology(path)
+    lo, hi = _date(start, "start"), _date(end, "end")
+    market = load_market(source, store)
+    bench, other = resolve_benchmark(meth, benchmark, market, relative_to=path)
+    result = run_backtest(
+        meth, market, lo, hi, benchmark=bench, peer=other if peer else None, progress=True
+    )
+    metrics = result.metrics()
+    folder = write_backtest(result, out, metrics=metrics, events=load_events())
+    typer.echo(f"data source: {result.label}")
+    typer.echo(
+        f"{result.methodology}: {metrics['start']} to {metrics['end']}, "
+        f"{metrics['rebalances']} rebalances; CAGR {metrics['cagr']:.2%}, "
+        f"volatility {metrics['volatility']:.2%}, max drawdown {metrics['max_drawdown']:.2%}"
+    )
+    if result.benchmark_name:
+        typer.echo(
+            f"vs {result.benchmark_name}: excess CAGR {metrics.get('excess_cagr', float('nan')):.2%}, "
+            f"tracking error {metrics.get('tracking_error', float('nan')):.2%}"
+        )
+    for note in result.notes[:5]:
+        typer.echo(f"note: {note}", err=True)
+    if len(result.notes) > 5:
+        typer.echo(f"note: ... {len(result.notes) - 5} more in metrics.json", err=True)
+    typer.echo(f"wrote {folder}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("backtest")(backtest)

@@ -1,9 +1,143 @@
-"""CLI commands: ops (registered on the root app by ``register``)."""
+"""CLI commands for operators: ``run`` (one scheduled cycle) and ``schedule`` (the calendar)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.core.errors import ExchinaError
+
+MethodologyOpt = Annotated[
+    str,
+    typer.Option(
+        "--methodology", "-m", help="Methodology TOML file, or the name of a shipped one."
+    ),
+]
+
+
+def run_cmd(
+    methodology: MethodologyOpt,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Output folder; each rebalance goes in OUT/<effective date>/rev-NNN/."
+        ),
+    ],
+    date: Annotated[
+        str | None, typer.Option("--date", help="Run date YYYY-MM-DD (default today).")
+    ] = None,
+    source: SourceOpt = "auto",
+    store: StoreOpt = None,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh", help="Fetch fresh prices from Yahoo Finance into the store first."
+        ),
+    ] = False,
+    allow_stale: Annotated[
+        bool,
+        typer.Option(
+            "--allow-stale",
+            help="Accept prices older than schedule.max_price_age_days (recorded as a warning).",
+        ),
+    ] = False,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            help="Seconds to wait for another run on the same folder (then exit 6).",
+        ),
+    ] = 600.0,
+    companies: Annotated[
+        Path | None, typer.Option("--companies", help="Company master CSV (default: shipped).")
+    ] = None,
+    facts: Annotated[
+        Path | None, typer.Option("--facts", help="Exposure facts CSV (default: shipped).")
+    ] = None,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Log one JSON object per line on stderr.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Do one scheduled cycle: on a review or effective date, refresh, select, optimise and write
+    a new revision with a manifest (unchanged inputs: nothing written); otherwise do nothing."""
+    from exchina.index.runlog import RunLog
+    from exchina.index.scheduled_run import run_scheduled
+
+    log = RunLog(json_lines=log_json)
+    try:
+        res = run_scheduled(
+            methodology, out, date, source=source, store=store, refresh=refresh,
+            allow_stale=allow_stale, lock_timeout=lock_timeout, companies=companies,
+            facts=facts, log=log,
+        )  # fmt: skip
+    except ExchinaError as exc:
+        log.error(
+            "run.failed",
+            error=type(exc).__name__,
+            exit_code=exc.exit_code,
+            message=str(exc),
+            tickers=getattr(exc, "tickers", None),
+            conflicts=getattr(exc, "conflicts", None),
+            failures=getattr(exc, "failures", None),
+        )
+        raise
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "status": res.status,
+                    "message": res.message,
+                    "date": f"{res.date:%Y-%m-%d}",
+                    "effective": f"{res.effective:%Y-%m-%d}" if res.effective is not None else None,
+                    "review": f"{res.review:%Y-%m-%d}" if res.review is not None else None,
+                    "folder": str(res.folder) if res.folder else None,
+                    "warnings": res.warnings,
+                    "refresh_failures": res.refresh_failures,
+                },
+                indent=2,
+            )
+        )
+        return
+    typer.echo(res.message)
+    for w in res.warnings:
+        typer.echo(f"warning: {w}", err=True)
+
+
+def schedule_cmd(
+    methodology: MethodologyOpt,
+    year: Annotated[
+        int | None, typer.Option("--year", help="Calendar year (default this year).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the review (selection cut-off) and effective dates of a year."""
+    import datetime as dt
+
+    from exchina.index.methodology import load_methodology, resolve_methodology
+    from exchina.index.scheduled_run import schedule_table
+
+    meth = load_methodology(resolve_methodology(methodology))
+    y = year or dt.date.today().year
+    table = schedule_table(meth, y)
+    rows = [
+        {"review": f"{r.review:%Y-%m-%d}", "effective": f"{r.effective:%Y-%m-%d}"}
+        for r in table.itertuples(index=False)
+    ]
+    if as_json:
+        typer.echo(json.dumps({"methodology": meth.name, "year": y, "dates": rows}, indent=2))
+        return
+    typer.echo(f"{meth.name} {y}: review (cut-off) -> effective (after the close)")
+    for r in rows:
+        typer.echo(f"  {r['review']} -> {r['effective']}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``run`` and ``schedule`` to the root app."""
+    app.command("run")(run_cmd)
+    app.command("schedule")(schedule_cmd)

@@ -1,9 +1,148 @@
-"""CLI commands: universe (registered on the root app by ``register``)."""
+"""CLI commands: universe (registered on the root app by ``register``).
+
+``exchina universe --date DATE`` prints every company with its stages, China score, confidence,
+eligibility and reasons under a methodology's universe rules (the flagship's by default);
+``--explain TICKER`` prints one company's score fact by fact with sources.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
 import typer
+
+from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.core.errors import InputError
+from exchina.core.paths import methodology_file
+from exchina.universe import UniverseRules, build_universe, explain
+
+TABLE_COLUMNS = [
+    "name",
+    "country",
+    "stages",
+    "primary_stage",
+    "china_score",
+    "confidence",
+    "eligible",
+    "reasons",
+]
+
+
+def _rules(path: Path | None) -> tuple[UniverseRules, str]:
+    """The universe rules of ``path``, else of the shipped flagship, else the defaults."""
+    from exchina.index.methodology import load_methodology
+
+    if path is not None:
+        m = load_methodology(path)
+        return m.universe, f"{m.name} ({path})"
+    flagship = methodology_file("flagship")
+    if flagship.is_file():
+        m = load_methodology(flagship)
+        return m.universe, f"{m.name} (shipped flagship)"
+    return UniverseRules(), "default UniverseRules (flagship methodology not found)"
+
+
+def _date(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise InputError(f"expected a date YYYY-MM-DD, got '{text}'", field="--date") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def universe(
+    date: Annotated[
+        str | None, typer.Option("--date", help="Date YYYY-MM-DD (default: latest price date).")
+    ] = None,
+    methodology: Annotated[
+        Path | None,
+        typer.Option("--methodology", help="Methodology TOML (default: the shipped flagship)."),
+    ] = None,
+    explain_company: Annotated[
+        str | None,
+        typer.Option("--explain", help="Break one company's China score down (ticker or id)."),
+    ] = None,
+    source: SourceOpt = "auto",
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the full universe table as CSV.")
+    ] = None,
+) -> None:
+    """The universe at a date: stages, China score, confidence, eligibility and every reason."""
+    rules, rules_label = _rules(methodology)
+    t = _date(date)
+    if explain_company is not None:
+        if t is None:
+            raise InputError("--explain needs --date", field="--date")
+        e = explain(explain_company, t, rules.china)
+        if as_json:
+            payload = {
+                "company_id": e.company_id,
+                "ticker": e.ticker,
+                "date": str(t.date()),
+                "china_score": e.score,
+                "graded_score": e.graded_score,
+                "confidence": e.confidence,
+                "flags": e.flags,
+                "unknown_policy": e.unknown_policy,
+                "allied_backing_usd_m": e.allied_backing_usd_m,
+                "rules": rules_label,
+                "facts": json.loads(e.table.to_json(orient="records")),
+            }
+            typer.echo(json.dumps(payload, indent=2))
+        else:
+            typer.echo(e.to_markdown())
+            typer.echo(f"rules: {rules_label}")
+        return
+
+    from exchina.core.sources import load_market
+
+    market = load_market(source, str(store) if store else None)
+    t = t if t is not None else market.as_of
+    u = build_universe(t, rules, market)
+    if out is not None:
+        _write_atomic(out, u.assign(market_source=market.label).to_csv())
+    if as_json:
+        payload = {
+            "date": str(t.date()),
+            "rules": rules_label,
+            "market": market.label,
+            "synthetic": market.synthetic,
+            "companies": json.loads(u.reset_index().to_json(orient="records")),
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    shown = u[TABLE_COLUMNS].assign(
+        china_score=u["china_score"].round(1), confidence=u["confidence"].round(2)
+    )
+    typer.echo(f"universe at {t.date()} - rules: {rules_label}")
+    typer.echo(f"market: {market.label}")
+    with pd.option_context("display.max_colwidth", 120, "display.width", 250):
+        typer.echo(shown.to_string())
+    typer.echo(f"{int(u['eligible'].sum())} of {len(u)} eligible")
+    if out is not None:
+        typer.echo(f"wrote {out}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("universe")(universe)

@@ -1,0 +1,350 @@
+"""Run a methodology through history, point in time, and simulate the index it would have produced.
+
+At each scheduled rebalance the index layer builds the universe and the weights from
+``market.asof(review)`` - the market cut at the selection cut-off, so no later price can reach the
+decision - and the weights are traded at the close of the effective date. Between rebalances the
+holdings drift (``simulate``).
+
+Halts and delistings, the index-provider way: a held name whose prices stop is held at its last
+price (its value frozen) until the next rebalance, which sells it at that price when the new
+weights leave it out; the gap is reported. A name given weight that has no price on the effective
+date and none for more than ``schedule.max_price_age_days`` business days before it cannot be
+bought: it is dropped and its weight handed pro rata to the other names (noted in the result).
+Listings that start mid-way enter at the first review at which the universe rules find them
+eligible (history and liquidity screens).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from exchina.backtest.result import BacktestResult
+from exchina.backtest.simulate import simulate_detailed
+from exchina.core.errors import (
+    ExchinaError,
+    InfeasibleError,
+    InputError,
+    MissingDataError,
+    StaleDataError,
+)
+from exchina.core.market import Market
+from exchina.index.methodology import Methodology
+
+ADTV_WINDOW = 63
+
+
+def _trade_date(effective: pd.Timestamp, dates: pd.DatetimeIndex) -> pd.Timestamp | None:
+    """The market date the rebalance trades at: the effective date or the last date before it."""
+    pos = int(dates.searchsorted(effective, side="right")) - 1
+    return dates[pos] if pos >= 0 else None
+
+
+def rolling_adtv_usd(market: Market, tickers: list[str], window: int = ADTV_WINDOW) -> pd.DataFrame:
+    """ADTV in USD at every date over the trailing ``window`` rows, as ``Market.adtv_usd`` computes
+    it on ``market.asof(date)`` (days without a trade count as zero; no volume data -> NaN)."""
+    traded = market.close_usd(tickers) * market.volume.reindex(columns=tickers)
+    mean = traded.fillna(0.0).rolling(window, min_periods=1).mean()
+    has = market.volume.reindex(columns=tickers).notna().astype(float).rolling(window, 1).max()
+    return mean.where(has > 0)
+
+
+class _PriceIndex:
+    """The market's closes as arrays, for fast point lookups inside the rebalance loop."""
+
+    def __init__(self, market: Market) -> None:
+        self.dates = market.dates
+        self.col = {str(t): i for i, t in enumerate(market.close.columns)}
+        valid = market.close.notna().to_numpy()
+        rows = np.arange(len(self.dates))[:, None]
+        self.last = np.maximum.accumulate(np.where(valid, rows, -1), axis=0)
+        self.usd = market.close_usd().ffill().to_numpy(dtype=float)
+        self.days = self.dates.to_numpy().astype("datetime64[D]")
+
+    def cols(self, tickers: pd.Index) -> np.ndarray:
+        return np.array([self.col[str(t)] for t in tickers], dtype=int)
+
+    def row(self, day: pd.Timestamp) -> int:
+        return int(self.dates.searchsorted(day, side="right")) - 1
+
+    def age(self, tickers: pd.Index, day: pd.Timestamp) -> np.ndarray:
+        """Business days since each ticker's last price at ``day`` (huge if never priced)."""
+        last = self.last[self.row(day), self.cols(tickers)]
+        known = last >= 0
+        ages = np.full(len(last), 10**9)
+        ages[known] = np.busday_count(self.days[last[known]], np.datetime64(day.date(), "D"))
+        return ages
+
+    def drifted(self, w: pd.Series, start: pd.Timestamp, day: pd.Timestamp) -> pd.Series:
+        """Weights ``w`` set at ``start`` after buy-and-hold to ``day`` (prices forward-filled)."""
+        c = self.cols(w.index)
+        rel = self.usd[self.row(day), c] / self.usd[self.row(start), c]
+        held = w.to_numpy() * np.where(np.isfinite(rel), rel, 1.0)
+        return pd.Series(held / held.sum() * w.sum(), index=w.index)
+
+
+def _priced_weights(
+    w: pd.Series, prices: _PriceIndex, day: pd.Timestamp, max_age: int, notes: list[str]
+) -> pd.Series:
+    """Drop weighted names with no recent price at ``day``; hand their weight out pro rata."""
+    stale = w.index[(prices.age(w.index, day) > max_age) & (w.to_numpy() > 0)]
+    if len(stale):
+        kept = w.drop(stale)
+        if kept.sum() <= 0:
+            raise MissingDataError(f"no priced names at {day.date()}: {list(stale)}")
+        notes.append(
+            f"{day.date()}: {', '.join(map(str, stale))} had no price within {max_age} business "
+            f"days of the effective date; weight {w[stale].sum():.2%} handed pro rata to the rest"
+        )
+        w = kept * (w.sum() / kept.sum())
+    return w
+
+
+def _load_reference(spec: str, relative_to: str | Path | None) -> Methodology | None:
+    """A methodology when ``spec`` names a .toml file or a shipped methodology, else None."""
+    from exchina.index.methodology import (
+        load_methodology,
+        resolve_methodology,
+        shipped_methodologies,
+    )
+
+    if spec.endswith(".toml") or spec in shipped_methodologies():
+        return load_methodology(resolve_methodology(spec, relative_to=relative_to))
+    return None
+
+
+def resolve_benchmark(
+    methodology: Methodology,
+    override: str | None = None,
+    market: Market | None = None,
+    relative_to: str | Path | None = None,
+) -> tuple[str | Methodology | None, Methodology | None]:
+    """(benchmark, peer) for a run. ``benchmark``: ``override`` (a ticker, a methodology file or a
+    shipped methodology name; ``"none"`` for none), else the methodology's ``[benchmark]`` ticker
+    when ``market`` has it, else its ``[benchmark]`` methodology. ``peer``: the ``[benchmark]``
+    methodology, run side by side for the China-exposure comparison (None when it already is the
+    benchmark or there is none)."""
+    b = methodology.benchmark
+    peer = _load_reference(b.methodology, relative_to) if b.methodology else None
+    bench: str | Methodology | None
+    if override is not None:
+        bench = None if override.lower() == "none" else override
+        if bench is not None:
+            bench = _load_reference(bench, relative_to) or bench
+    elif b.ticker and (market is None or b.ticker in market.close.columns):
+        bench = b.ticker
+    else:
+        bench = peer
+    if isinstance(bench, Methodology) and peer is not None and bench.digest() == peer.digest():
+        peer = None
+    return bench, peer
+
+
+def run_backtest(
+    methodology: Methodology,
+    market: Market,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    *,
+    benchmark: str | Methodology | None = None,
+    peer: Methodology | None = None,
+    progress: bool = False,
+) -> BacktestResult:
+    """Backtest ``methodology`` on ``market`` between ``start`` (default: the methodology's base
+    date or the first market date, whichever is later) and ``end`` (default: the last price).
+
+    ``benchmark``: a ticker in the market or another ``Methodology`` over the same dates (levels
+    column ``benchmark``); ``peer``: a methodology run beside it (column ``peer``) whose weights
+    give the China-exposure comparison. ``resolve_benchmark`` gives the methodology's defaults.
+    A rebalance the index layer cannot make (infeasible, stale or missing data) keeps the
+    holdings and is noted; if none succeeds the last error is raised."""
+    from exchina.index import rebalance
+    from exchina.index.schedule import rebalance_dates
+    from exchina.universe import load_companies, load_facts
+
+    dates = market.dates
+    if dates.empty:
+        raise MissingDataError("the market holds no prices")
+    first = max(pd.Timestamp(methodology.base_date), dates[0])
+    lo = pd.Timestamp(start) if start is not None else first
+    hi = min(pd.Timestamp(end), market.as_of) if end is not None else market.as_of
+    if lo >= hi:
+        raise InputError(f"start {lo.date()} is not before end {hi.date()}", field="start")
+    sched = rebalance_dates(methodology, lo, hi)
+    if sched.empty:
+        raise InputError(
+            f"no scheduled rebalance between {lo.date()} and {hi.date()}", field="start"
+        )
+
+    t0 = time.perf_counter()
+    solver = 0.0
+    notes: list[str] = []
+    rows, universes, targets = [], [], {}
+    px = _PriceIndex(market)
+    master, facts = load_companies(), load_facts()  # read once, filtered by date in each review
+    current: pd.Series | None = None
+    current_day: pd.Timestamp | None = None
+    error: ExchinaError | None = None
+    for review, effective in tqdm(
+        list(sched.itertuples(index=False)),
+        desc=f"rebalances ({methodology.name})",
+        disable=not progress,
+        file=sys.stderr,
+    ):
+        review, effective = pd.Timestamp(review), pd.Timestamp(effective)
+        day = _trade_date(effective, dates)
+        if day is None or day < review:
+            notes.append(f"{effective.date()}: no market date to trade at; skipped")
+            continue
+        known = market.asof(review)
+        previous = None
+        if current is not None and current_day is not None:
+            previous = px.drifted(current, current_day, max(current_day, review))
+        t = time.perf_counter()
+        try:
+            res = rebalance(
+                effective, methodology, known, previous=previous, companies=master, facts=facts
+            )
+            w = res.weights.astype(float)
+        except (InfeasibleError, StaleDataError, MissingDataError) as exc:
+            error = exc
+            notes.append(f"{effective.date()}: rebalance not made, holdings kept ({exc})")
+            continue
+        finally:
+            solver += time.perf_counter() - t
+        w = w[w != 0.0]
+        status = str(res.optimized.status)
+        if w.empty:
+            notes.append(f"{effective.date()}: no weights ({status}); holdings kept")
+            continue
+        w = _priced_weights(w, px, day, methodology.schedule.max_price_age_days, notes)
+        if day in targets:
+            notes.append(f"{day.date()}: two reviews trade on one date; the later one is kept")
+            rows = [r for r in rows if r["effective"] != day]
+        targets[day] = w
+        current, current_day = w, day
+        rows.append({"review": review, "effective": day, "status": status})
+        uni = res.universe
+        if isinstance(uni, pd.DataFrame) and not uni.empty:
+            universes.append(uni.rename_axis("ticker").reset_index().assign(date=day))
+    if not targets:
+        if error is not None:
+            raise error
+        raise MissingDataError(f"no rebalance produced weights between {lo.date()} and {hi.date()}")
+
+    weights = pd.DataFrame(targets).T.fillna(0.0).sort_index()
+    weights.index = pd.DatetimeIndex(weights.index, name="date")
+    tickers = [str(c) for c in weights.columns]
+    weights.columns = pd.Index(tickers, name="ticker")
+    prices = market.close_usd(tickers).loc[weights.index[0] : hi]
+    divs = market.dividends_usd(tickers).loc[weights.index[0] : hi]
+    sched_rows = pd.DataFrame(rows).set_index("effective").reindex(weights.index)
+    reviews = pd.DatetimeIndex(sched_rows["review"])
+    adtv = rolling_adtv_usd(market, tickers).reindex(reviews, method="ffill")
+    adtv.index = weights.index
+    c = methodology.costs
+    sim = simulate_detailed(
+        prices,
+        weights,
+        dividends=divs,
+        cost_bps=c.spread_bps,
+        base=methodology.base_level,
+        impact_bps_at_full_adtv=c.impact_bps_at_full_adtv,
+        adtv_usd=adtv,
+        aum_usd=c.aum_usd,
+    )
+    for r in sim.unknown_adtv.itertuples(index=False):
+        notes.append(f"{r.date.date()}: {r.ticker} traded with unknown ADTV, charged full impact")
+    halts = sim.gaps[sim.gaps["rows"] > methodology.schedule.max_price_age_days]
+    for g in halts.itertuples(index=False):
+        notes.append(
+            f"{g.ticker}: no price {g.first_missing.date()}..{g.last_missing.date()} "
+            f"({g.rows} rows); held at its last price"
+        )
+    costs = pd.DataFrame(
+        {
+            "review": reviews,
+            "effective": weights.index,
+            "status": sched_rows["status"].to_numpy(),
+            "turnover": sim.turnover.to_numpy(),
+            "cost": sim.cost.to_numpy(),
+        }
+    ).reset_index(drop=True)
+    universe = (
+        pd.concat(universes, ignore_index=True)
+        if universes
+        else pd.DataFrame(columns=["date", "ticker"])
+    )
+    levels = sim.levels.copy()
+    timings = {"rebalance_s": solver, "simulate_and_data_s": time.perf_counter() - t0 - solver}
+
+    start_day = weights.index[0]
+    levels["benchmark"] = np.nan
+    name, comparison = None, None
+    if isinstance(benchmark, Methodology):
+        comparison = run_backtest(benchmark, market, lo, hi, progress=progress)
+        name = benchmark.name
+        levels["benchmark"] = _rebased(comparison.levels["level_tr"], levels)
+    elif benchmark is not None:
+        name = str(benchmark)
+        levels["benchmark"] = _rebased(_ticker_levels(name, market, start_day, hi), levels)
+    peer_name = None
+    if peer is not None:
+        other = run_backtest(peer, market, lo, hi, progress=progress)
+        levels["peer"] = _rebased(other.levels["level_tr"], levels)
+        peer_name, comparison = peer.name, other
+    elif comparison is not None:
+        peer_name = name
+    return BacktestResult(
+        methodology=methodology.name,
+        digest=methodology.digest(),
+        levels=levels,
+        weights=weights,
+        drifted=sim.drifted,
+        trades=weights - sim.drifted,
+        costs=costs,
+        universe=universe,
+        prices_usd=prices,
+        gaps=sim.gaps,
+        label=market.label,
+        synthetic=market.synthetic,
+        benchmark_name=name,
+        peer_name=peer_name,
+        peer_weights=comparison.weights if comparison is not None else None,
+        peer_universe=comparison.universe if comparison is not None else None,
+        notes=notes,
+        timings=timings,
+    )
+
+
+def _ticker_levels(
+    ticker: str, market: Market, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.Series:
+    """A ticker's USD total-return level (dividends reinvested) from its first price in range."""
+    if ticker not in market.close.columns:
+        raise InputError(
+            f"benchmark ticker {ticker!r} is not in the market data", field="benchmark"
+        )
+    px = market.close_usd([ticker]).loc[start:end]
+    first = px[ticker].first_valid_index()
+    if first is None:
+        raise MissingDataError(
+            f"benchmark {ticker} has no price between {start.date()} and {end.date()}"
+        )
+    div = market.dividends_usd([ticker]).loc[start:end]
+    w = pd.DataFrame({ticker: [1.0]}, index=pd.DatetimeIndex([first]))
+    return simulate_detailed(px, w, dividends=div).levels["level_tr"]
+
+
+def _rebased(series: pd.Series, levels: pd.DataFrame) -> pd.Series:
+    """``series`` on the index's dates, equal to the index's TR level where it starts."""
+    s = series.reindex(levels.index).ffill()
+    first = s.first_valid_index()
+    if first is None:
+        return s
+    return s / s.loc[first] * levels["level_tr"].loc[first]

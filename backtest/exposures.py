@@ -1,0 +1,69 @@
+"""Where the index's weight sits through time: by stage, country and Chinese-exposure band.
+
+``universe`` describes the names: either one frame indexed by ticker (static attributes) or a long
+frame with a ``date`` column (the universe as built at each rebalance, as ``run_backtest`` keeps
+it), so each rebalance is described by what was known at that rebalance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from exchina.index.exposures import china_band as _band
+
+
+def china_band(score: pd.Series) -> pd.Series:
+    """The Chinese-exposure band of each 0-100 China score, labelled as the index layer labels
+    them (``0-10``, ``10-25``, ``25-50``, ``50-100``; NaN -> ``unknown``)."""
+    bands = [_band(float(v)) for v in score.astype(float)]
+    return pd.Series(bands, index=score.index, dtype="string", name="china_band")
+
+
+def universe_at(universe: pd.DataFrame, date: pd.Timestamp) -> pd.DataFrame:
+    """The universe frame (indexed by ticker) describing names at ``date``."""
+    if "date" not in universe.columns:
+        return universe
+    known = universe.loc[universe["date"] <= date]
+    if known.empty:
+        known = universe.loc[universe["date"] == universe["date"].min()]
+    last = known["date"].max()
+    return known.loc[known["date"] == last].set_index("ticker")
+
+
+def group_values(universe: pd.DataFrame, by: str) -> pd.Series:
+    if by == "china_band":
+        return china_band(universe["china_score"])
+    if by not in universe.columns:
+        raise KeyError(f"universe has no column {by!r}")
+    return universe[by].astype("string").fillna("unknown")
+
+
+def exposures(
+    weights: pd.DataFrame, universe: pd.DataFrame, by: str = "primary_stage"
+) -> pd.DataFrame:
+    """Sum of weights per group (``primary_stage``, ``country``, ``china_band`` or any universe
+    column) at each row of ``weights`` (date x ticker); names the universe does not describe
+    count as 'unknown'. Rows sum to the row's total weight."""
+    rows = {}
+    for date, w in weights.iterrows():
+        w = w[w.fillna(0.0) != 0.0]
+        groups = group_values(universe_at(universe, pd.Timestamp(date)), by).reindex(w.index)
+        rows[date] = w.groupby(groups.fillna("unknown")).sum()
+    out = pd.DataFrame(rows).T.fillna(0.0).sort_index(axis=1)
+    out.index = pd.DatetimeIndex(out.index, name="date")
+    out.columns.name = by
+    return out
+
+
+def china_exposure(weights: pd.DataFrame, universe: pd.DataFrame) -> pd.Series:
+    """Weighted average China score (0-100) of each row of ``weights``, over names with a score."""
+    out = {}
+    for date, w in weights.iterrows():
+        w = w[w.fillna(0.0) != 0.0]
+        score = universe_at(universe, pd.Timestamp(date))["china_score"].reindex(w.index)
+        known = score.notna()
+        out[date] = (
+            float((w[known] * score[known]).sum() / w[known].sum()) if known.any() else np.nan
+        )
+    return pd.Series(out, name="china_score", dtype=float).rename_axis("date")

@@ -1,0 +1,98 @@
+"""What a backtest produces: levels, every rebalance's weights, trades and costs, and provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from exchina.backtest.attribution import attribution
+from exchina.backtest.exposures import china_exposure, exposures
+from exchina.backtest.metrics import performance_metrics
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """A finished backtest.
+
+    levels:    date x (level_pr, level_tr, benchmark): USD levels from the first rebalance
+    weights:   effective date x ticker, target weights set at each rebalance's close
+    drifted:   effective date x ticker, weights just before each rebalance's trades
+    trades:    effective date x ticker, target minus drifted weight
+    costs:     per rebalance: review, effective, turnover (one-way), cost (fraction of value)
+    universe:  long frame, one row per (rebalance ``date`` = effective, ``ticker``) as built at
+               its review: china_score, primary_stage, country, eligible, ...
+    prices_usd: dates x held tickers, USD closes the simulation used (for attribution)
+    gaps:      held names with missing prices, held at their last price (see ``simulate``)
+    label:     provenance of the market data (``Market.label``); ``synthetic`` flags demo data
+    benchmark_name: the benchmark ticker or methodology name (None without one)
+    peer_name, peer_weights, peer_universe: a methodology run beside the index (levels column
+               ``peer``, or the benchmark itself when that is a methodology), for comparisons
+    notes:     human-readable notes (names dropped for lack of a price, rebalance statuses, ...)
+    """
+
+    methodology: str
+    digest: str
+    levels: pd.DataFrame
+    weights: pd.DataFrame
+    drifted: pd.DataFrame
+    trades: pd.DataFrame
+    costs: pd.DataFrame
+    universe: pd.DataFrame
+    prices_usd: pd.DataFrame
+    gaps: pd.DataFrame
+    label: str
+    synthetic: bool
+    benchmark_name: str | None = None
+    peer_name: str | None = None
+    peer_weights: pd.DataFrame | None = None
+    peer_universe: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def data_source(self) -> str:
+        """The provenance string stamped on every file (``Market.label``)."""
+        return self.label
+
+    def metrics(self, periods_per_year: int = 252, risk_free: float = 0.0) -> dict:
+        """``performance_metrics`` on the total-return level against the benchmark, with turnover
+        and cost drag, plus the price-return CAGR and provenance."""
+        bench = self.levels.get("benchmark")
+        if bench is not None and bench.isna().all():
+            bench = None
+        out = performance_metrics(
+            self.levels,
+            bench,
+            periods_per_year,
+            risk_free,
+            turnover=self.costs["turnover"],
+            cost=self.costs["cost"],
+        )
+        out["cagr_price_return"] = performance_metrics(
+            self.levels, None, periods_per_year, column="level_pr"
+        )["cagr"]
+        out["rebalances"] = len(self.weights)
+        out["methodology"] = self.methodology
+        out["methodology_digest"] = self.digest
+        out["benchmark"] = self.benchmark_name
+        out["data_source"] = self.label
+        out["synthetic"] = self.synthetic
+        return out
+
+    def exposures(self, by: str = "primary_stage") -> pd.DataFrame:
+        """Target weight per group at each rebalance (see ``exchina.backtest.exposures``)."""
+        return exposures(self.weights, self.universe, by)
+
+    def china_exposure(self) -> pd.DataFrame:
+        """Weighted China score at each rebalance: the index's and, when there is one, the peer
+        methodology's (column named after it)."""
+        out = china_exposure(self.weights, self.universe).rename("index").to_frame()
+        if self.peer_weights is not None and self.peer_universe is not None:
+            other = china_exposure(self.peer_weights, self.peer_universe)
+            out = out.join(other.rename(str(self.peer_name)), how="outer")
+        return out
+
+    def attribution(self, by: str = "primary_stage") -> pd.DataFrame:
+        """Contribution to each holding period's price return by group."""
+        return attribution(self.prices_usd, self.weights, self.universe, by)

@@ -1,0 +1,845 @@
+"""Index weights under constraints with cvxpy: one compiled problem per structure, re-solved.
+
+How it works:
+
+1. ``build_data`` turns the eligible universe and the methodology into arrays: per-name bounds
+   (cap = min(max_weight, UCITS/RIC buffered cap, liquidity capacity k x ADTV / AUM)), group
+   exposure rows with bounds, the China-score budget, the turnover budget.
+2. ``feasibility_conflicts`` runs cheap checks that name a conflict before any solve.
+3. The convex problem (objective of the scheme + every convex constraint) is built once per
+   (scheme, n, structure) with cvxpy Parameters (DPP) and cached; later dates only set values.
+   Risk is ``sum_squares(F' w) + sum_squares(d * w)`` (``exchina.index.risk``), objectives are
+   scaled to order one, Clarabel solves it.
+4. UCITS 5/10/40, RIC 25/5/50 and a min/max number of names are not convex. When the convex
+   solution already meets them nothing more is done. Otherwise a selection is made -- which
+   names are held, and which may sit above the rule's threshold -- and the convex problem is
+   re-solved with it fixed (names not held capped at 0, names not "big" capped at the
+   threshold, the big names' sum limited): a convex restriction of the rule, so the result
+   meets the rule exactly (property-tested). The selection is first the provider approach
+   (largest names kept big while they fit the limit; largest names held); when that re-solve
+   is infeasible, or with ``selection="milp"``, a mixed-integer LP (HiGHS) encoding the rules
+   exactly with binaries picks the selection closest in L1 to the convex solution. The weights
+   given a selection are optimal; the selection itself is a heuristic for quadratic objectives.
+5. Every constraint is checked on the cleaned weights (tolerance 1e-6); a violation raises.
+   An infeasible solve names the constraint families whose removal restores feasibility.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import cvxpy as cp
+import numpy as np
+import pandas as pd
+
+from exchina.core.errors import InfeasibleError, InputError, MissingDataError
+from exchina.core.market import Market
+from exchina.index.capping import RIC, UCITS, ConcentrationRule
+from exchina.index.exposures import commodity_exposure, country_exposure, stage_exposure
+from exchina.index.methodology import SCHEMES_NEEDING_RISK, Methodology
+from exchina.index.risk import RiskModel, market_risk_model
+
+TOL = 1e-6  # constraint check tolerance
+ZERO = 1e-8  # weights below this are zero
+HOLD_MIN = 1e-4  # a name counts as held (for min/max names) at or above this weight
+_HOMOGENEOUS = frozenset({"max_diversification", "risk_parity"})
+
+
+@dataclass(frozen=True)
+class WeightsResult:
+    """Optimised weights and how they came about."""
+
+    weights: pd.Series
+    basis: pd.Series
+    status: str
+    solver: str
+    objective: float
+    binding: list[str]
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProblemData:
+    """Everything a solve needs, as arrays aligned to ``tickers``."""
+
+    tickers: list[str]
+    scheme: str
+    basis: np.ndarray
+    ub: np.ndarray  # per-name cap (max_weight, rule caps, liquidity)
+    lb: np.ndarray  # floor for held names
+    cap_reason: list[str]  # what sets each name's cap
+    groups: list[tuple[str, np.ndarray, float, float]]  # (name, exposure row, lo, hi)
+    china: np.ndarray | None
+    china_budget: float | None
+    prev: np.ndarray | None
+    prev_outside: float  # previous weight in names no longer in the universe
+    max_turnover: float | None
+    rules: list[ConcentrationRule]  # buffered targets
+    hard_rules: list[ConcentrationRule]  # the legal rules, checked after solving
+    min_names: int | None
+    max_names: int | None
+    risk: RiskModel | None
+    target: np.ndarray | None  # parent weights for tracking
+    distance: str = "relative"
+    notes: list[str] = field(default_factory=list)
+    small_universe: str = "error"
+    liquidity_cap: np.ndarray | None = None  # per-name liquidity capacity (before other caps)
+    in_universe: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def _eligible(universe: pd.DataFrame) -> pd.DataFrame:
+    frame = universe
+    if "eligible" in frame.columns:
+        frame = frame[frame["eligible"].astype(bool)]
+    return frame.sort_index()
+
+
+def build_data(
+    universe: pd.DataFrame,
+    methodology: Methodology,
+    *,
+    market: Market | None = None,
+    previous_weights: pd.Series | None = None,
+    risk: RiskModel | None = None,
+    parent_weights: pd.Series | None = None,
+) -> ProblemData:
+    """Arrays for one solve from the universe frame (contract of ``build_universe``)."""
+    m, c = methodology, methodology.constraints
+    scheme = m.weighting.scheme
+    eligible = _eligible(universe)
+    frame = eligible
+    if scheme == "tracking":
+        if parent_weights is None:
+            raise InputError(
+                "scheme 'tracking' needs the parent's weights", field="weighting.parent"
+            )
+        extra = [t for t in parent_weights.index if t not in frame.index and t in universe.index]
+        frame = pd.concat([frame, universe.loc[extra]]).sort_index()
+    tickers = frame.index.astype(str).tolist()
+    n = len(tickers)
+    in_universe = np.asarray(frame.index.isin(eligible.index))
+
+    mcap = pd.to_numeric(frame.get("float_mcap_usd"), errors="coerce")
+    if scheme == "equal":
+        basis = np.where(in_universe, 1.0, 0.0)
+    elif scheme == "tracking":
+        basis = parent_weights.reindex(frame.index).fillna(0.0).to_numpy(float)
+    else:
+        if mcap is None or mcap[in_universe].isna().any() or (mcap[in_universe] <= 0).any():
+            bad = (
+                list(frame.index[in_universe & ~(mcap > 0).to_numpy()]) if mcap is not None else []
+            )
+            raise MissingDataError(f"float_mcap_usd missing or not positive for {bad}")
+        basis = np.where(in_universe, mcap.to_numpy(float), 0.0)
+    basis = basis / basis.sum() if basis.sum() > 0 else basis
+
+    rules = ([UCITS] if c.ucits else []) + ([RIC] if c.ric else [])
+    buffered = [r.buffered(c.rule_buffer) for r in rules]
+    ub = np.full(n, c.max_weight)
+    reason = ["max_weight"] * n
+    for r in buffered:
+        if r.cap < c.max_weight:
+            ub = np.minimum(ub, r.cap)
+            reason = [r.name] * n
+    notes = []
+    if c.aum_usd is not None and c.liquidity_k is not None:
+        adtv = pd.to_numeric(frame.get("adtv_usd"), errors="coerce").to_numpy(float)
+        if np.isnan(adtv).any():
+            notes.append("unknown ADTV counts as zero liquidity capacity")
+        liq = np.nan_to_num(adtv, nan=0.0) * c.liquidity_k / c.aum_usd
+        reason = ["liquidity" if liq[i] < ub[i] else reason[i] for i in range(n)]
+        ub = np.minimum(ub, liq)
+    else:
+        liq = None
+    ub = np.where(in_universe, ub, 0.0)
+    lb = np.where(in_universe, c.min_weight, 0.0)
+
+    groups: list[tuple[str, np.ndarray, float, float]] = []
+    if c.stage_bounds:
+        ex = stage_exposure(frame, c.stage_weighting)
+        for key, (lo, hi) in sorted(c.stage_bounds.items()):
+            row = ex[key.split("+")].sum(axis=1).to_numpy(float)
+            groups.append((f"stage_bounds.{key}", row, lo, hi))
+    if c.country_bounds:
+        ex = country_exposure(frame)
+        for key, (lo, hi) in sorted(c.country_bounds.items()):
+            row = ex[key].to_numpy(float) if key in ex else np.zeros(n)
+            groups.append((f"country_bounds.{key}", row, lo, hi))
+    if c.commodity_bounds:
+        ex = commodity_exposure(frame)
+        for key, (lo, hi) in sorted(c.commodity_bounds.items()):
+            row = ex[key].to_numpy(float) if key in ex else np.zeros(n)
+            groups.append((f"commodity_bounds.{key}", row, lo, hi))
+
+    budgets = [b for b in (c.max_china_score_avg, m.weighting.china_budget) if b is not None]
+    china = None
+    if budgets:
+        scores = pd.to_numeric(frame.get("china_score"), errors="coerce")
+        if scores is None or scores[in_universe].isna().any():
+            raise MissingDataError("china_score missing for an eligible name (budget needs it)")
+        china = scores.fillna(100.0).to_numpy(float)
+
+    prev, outside = None, 0.0
+    if previous_weights is not None and c.max_turnover is not None:
+        pw = previous_weights.astype(float)
+        prev = pw.reindex(frame.index).fillna(0.0).to_numpy(float)
+        outside = float(pw[~pw.index.isin(frame.index)].sum())
+
+    if scheme in SCHEMES_NEEDING_RISK:
+        if risk is None:
+            if market is None:
+                raise MissingDataError(f"scheme {scheme!r} needs a market or a risk model")
+            risk = market_risk_model(
+                market, tickers, m.weighting.lookback_days, m.weighting.n_factors
+            )
+        else:
+            risk = risk.subset(tickers)
+    else:
+        risk = None  # weighting without a risk model
+
+    return ProblemData(
+        tickers=tickers,
+        scheme=scheme,
+        basis=basis,
+        ub=ub,
+        lb=lb,
+        cap_reason=reason,
+        groups=groups,
+        china=china,
+        china_budget=min(budgets) if budgets else None,
+        prev=prev,
+        prev_outside=outside,
+        max_turnover=c.max_turnover if prev is not None else None,
+        rules=buffered,
+        hard_rules=rules,
+        min_names=c.min_names,
+        max_names=c.max_names,
+        risk=risk,
+        target=basis if scheme == "tracking" else None,
+        distance=m.weighting.distance,
+        notes=notes,
+        small_universe=c.small_universe,
+        liquidity_cap=liq,
+        in_universe=in_universe,
+    )
+
+
+def relax_caps(d: ProblemData) -> ProblemData | None:
+    """For ``small_universe = "relax_caps"``: drop UCITS/RIC and lift the per-name cap to the
+    lowest level at which the caps (with liquidity capacity) hold 100%. None if that cannot work
+    (liquidity capacity alone below 100%)."""
+    inside = d.in_universe if d.in_universe is not None else np.ones(len(d.tickers), bool)
+    liq = d.liquidity_cap if d.liquidity_cap is not None else np.full(len(d.tickers), np.inf)
+    liq = np.where(inside, liq, 0.0)
+    if np.minimum(liq, 1.0).sum() < 1 - TOL:
+        return None
+    base = float(d.ub[inside].max()) if inside.any() else 1.0
+
+    def total(cap: float) -> float:
+        return float(np.minimum(np.where(inside, cap, 0.0), liq).sum())
+
+    cap = base
+    if total(base) < 1 - TOL:
+        lo, hi = base, 1.0
+        for _ in range(60):  # bisection: total(cap) is increasing in cap
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if total(mid) < 1 else (lo, mid)
+        cap = hi
+    ub = np.minimum(np.where(inside, cap, 0.0), liq)
+    reason = ["liquidity" if liq[i] < cap else "max_weight (relaxed)" for i in range(len(ub))]
+    note = (
+        f"small universe: {', '.join(r.name for r in d.hard_rules) or 'caps'} could not hold "
+        f"with {int(inside.sum())} names; rules dropped, max_weight lifted to {cap:.4%}"
+    )
+    return replace(d, ub=ub, cap_reason=reason, rules=[], hard_rules=[], notes=[*d.notes, note])
+
+
+# ------------------------------------------------------------------ feasibility checks
+
+
+def feasibility_conflicts(d: ProblemData) -> list[str]:
+    """Cheap checks before solving; each message names a conflict and what would relax it."""
+    out: list[str] = []
+    n_in = int((d.ub > 0).sum())
+    if n_in == 0:
+        return ["no eligible name can hold weight (empty universe or all caps zero)"]
+    if d.ub.sum() < 1 - TOL:
+        by = pd.Series(d.cap_reason)[d.ub > 0].value_counts().to_dict()
+        out.append(
+            f"per-name caps sum to {d.ub.sum():.1%} < 100% over {n_in} names "
+            f"(caps set by {by}): raise max_weight, liquidity_k, or add names"
+        )
+    for r in d.rules:
+        if r.max_total(n_in) < 1 - TOL:
+            out.append(
+                f"{r.name} (buffered targets) holds at most {r.max_total(n_in):.1%} over "
+                f"{n_in} names: add names or drop the rule"
+            )
+    if d.min_names is None and d.max_names is None and d.lb.sum() > 1 + TOL:
+        out.append(f"min_weight x {n_in} names = {d.lb.sum():.1%} > 100%: lower min_weight")
+    for name, row, lo, hi in d.groups:
+        reach = float(np.sum(d.ub * row))
+        if lo > reach + TOL:
+            members = int((row > 0).sum())
+            out.append(
+                f"{name} floor {lo:.1%} but its {members} eligible name(s) can hold at most "
+                f"{reach:.1%} under their caps: lower the floor or raise the caps"
+            )
+        outside = float(np.sum(d.ub * (1 - row)))
+        if hi + outside < 1 - TOL:
+            out.append(
+                f"{name} cap {hi:.1%} leaves {1 - hi:.1%} for other exposure but the rest can "
+                f"hold only {outside:.1%}: raise the cap"
+            )
+    for prefix in ("stage_bounds.", "country_bounds."):
+        fam = [g for g in d.groups if g[0].startswith(prefix)]
+        floors = sum(g[2] for g in fam)
+        if floors > 1 + TOL:
+            out.append(f"{prefix.rstrip('.')} floors sum to {floors:.1%} > 100%: lower them")
+    if d.china is not None and d.china_budget is not None:
+        order = np.argsort(d.china, kind="stable")
+        room, best = 1.0, 0.0
+        for i in order:
+            take = min(d.ub[i], room)
+            best += take * d.china[i]
+            room -= take
+            if room <= 0:
+                break
+        if room <= TOL and best > d.china_budget + TOL:
+            out.append(
+                f"China-score budget {d.china_budget:g}: the lowest weighted score the caps "
+                f"allow is {best:.2f}: raise the budget or the caps of low-score names"
+            )
+    if d.min_names is not None and d.min_names > n_in:
+        out.append(f"min_names {d.min_names} > {n_in} eligible names: lower min_names")
+    if d.max_names is not None:
+        top = np.sort(d.ub)[::-1][: d.max_names].sum()
+        if top < 1 - TOL:
+            out.append(
+                f"max_names {d.max_names} x per-name caps hold at most {top:.1%}: raise max_names"
+            )
+        for r in d.rules:
+            if r.max_total(d.max_names) < 1 - TOL:
+                out.append(f"{r.name} needs more than max_names {d.max_names} names")
+    if d.max_turnover is not None and d.prev_outside > d.max_turnover + TOL:
+        out.append(
+            f"max_turnover {d.max_turnover:.1%} but {d.prev_outside:.1%} sits in names that left "
+            "the universe and must be sold: raise max_turnover"
+        )
+    return out
+
+
+# --------------------------------------------------------------------- the convex problem
+
+
+def _constraints(
+    w: cp.Expression, kappa: Any, p: dict[str, Any], d: ProblemData, drop: frozenset[str]
+) -> list[tuple[str, cp.Constraint]]:
+    """Named convex constraints on ``w`` (homogeneous in ``kappa``: 1, or sum(y) for the
+    schemes solved in scaled variables). ``p`` holds Parameters or plain arrays."""
+    out: list[tuple[str, cp.Constraint]] = [("long_only", w >= 0)]
+    if "caps" not in drop:
+        out.append(("caps", w <= cp.multiply(p["ub"], kappa)))
+    if "min_weight" not in drop and _has_floor(d):
+        out.append(("min_weight", w >= cp.multiply(p["lb"], kappa)))
+    if d.groups:
+        for g, (name, _row, _lo, _hi) in enumerate(d.groups):
+            if name in drop:
+                continue
+            expo = p["A"][g] @ w
+            out.append((name, expo >= p["glo"][g] * kappa))
+            out.append((name, expo <= p["ghi"][g] * kappa))
+    if d.china is not None and "china_budget" not in drop:
+        out.append(("china_budget", p["china"] @ w <= p["budget"] * kappa))
+    if d.max_turnover is not None and "turnover" not in drop:
+        # one-way turnover 0.5 * (sum |w - prev| + weight in departed names) <= max
+        out.append(("turnover", cp.sum(cp.abs(w - p["prev"] * kappa)) <= p["tbudget"] * kappa))
+    for r, rule in enumerate(d.rules):
+        if rule.name not in drop:
+            out.append((rule.name, p["mask"][r] @ w <= rule.limit * kappa))
+    return out
+
+
+def _has_floor(d: ProblemData) -> bool:
+    return bool(np.any(d.lb > 0)) or d.min_names is not None
+
+
+def _objective(w: cp.Expression, p: dict[str, Any], d: ProblemData) -> cp.Expression:
+    scheme = d.scheme
+    if scheme in ("capped_mcap", "equal"):
+        return cp.sum_squares(cp.multiply(p["s"], w) - p["c"])
+    if scheme == "tracking":
+        # F'(w - p) and d*(w - p) with F'p and d*p precomputed: parameter products are not DPP
+        return cp.sum_squares(p["F"].T @ w - p["Ftp"]) + cp.sum_squares(
+            cp.multiply(p["d"], w) - p["dp"]
+        )
+    risk = cp.sum_squares(p["F"].T @ w) + cp.sum_squares(cp.multiply(p["d"], w))
+    if scheme == "risk_parity":
+        return 0.5 * risk - p["rb"] @ cp.log(w)
+    return risk  # min_variance, max_diversification (scaled variables)
+
+
+def _param_values(d: ProblemData, ub: np.ndarray, lb: np.ndarray, masks: np.ndarray) -> dict:
+    """Numeric values for every parameter of the problem."""
+    n = len(d.tickers)
+    vals: dict[str, Any] = {"ub": ub, "lb": lb}
+    if d.groups:
+        vals["A"] = np.vstack([g[1] for g in d.groups])
+        vals["glo"] = np.array([g[2] for g in d.groups])
+        vals["ghi"] = np.array([g[3] for g in d.groups])
+    if d.china is not None:
+        vals["china"] = d.china
+        vals["budget"] = float(d.china_budget)
+    if d.max_turnover is not None:
+        vals["prev"] = d.prev
+        vals["tbudget"] = max(2 * d.max_turnover - d.prev_outside, 0.0)
+    if d.rules:
+        vals["mask"] = masks
+    if d.scheme in ("capped_mcap", "equal"):
+        b = np.maximum(d.basis, 1e-12)
+        if d.distance == "relative":
+            vals["s"], vals["c"] = 1 / np.sqrt(b), np.sqrt(b)
+        else:
+            vals["s"], vals["c"] = np.full(n, np.sqrt(n)), np.sqrt(n) * b
+    if d.risk is not None:
+        scale = _risk_scale(d.risk)
+        vals["F"] = d.risk.F / np.sqrt(scale)
+        vals["d"] = d.risk.d / np.sqrt(scale)
+        if d.scheme == "tracking":
+            vals["Ftp"] = vals["F"].T @ d.target
+            vals["dp"] = vals["d"] * d.target
+        if d.scheme == "max_diversification":
+            vals["sigma"] = d.risk.vol() / np.sqrt(scale)
+        if d.scheme == "risk_parity":
+            held = (ub > 0).astype(float)
+            vals["rb"] = held / held.sum()
+            # the log barrier needs room: a name held at zero gets a negligible cap instead
+            vals["ub"] = np.where(held > 0, ub, ZERO / 10)
+    return vals
+
+
+def _risk_scale(risk: RiskModel) -> float:
+    """Mean single-name variance: dividing by it brings the risk objective to order one."""
+    return float(np.mean(risk.vol() ** 2)) or 1.0
+
+
+def _shapes(d: ProblemData) -> dict[str, tuple]:
+    n, g, k = len(d.tickers), len(d.groups), (d.risk.F.shape[1] if d.risk is not None else 0)
+    shapes: dict[str, tuple] = {"ub": (n,), "lb": (n,)}
+    if g:
+        shapes |= {"A": (g, n), "glo": (g,), "ghi": (g,)}
+    if d.china is not None:
+        shapes |= {"china": (n,), "budget": ()}
+    if d.max_turnover is not None:
+        shapes |= {"prev": (n,), "tbudget": ()}
+    if d.rules:
+        shapes["mask"] = (len(d.rules), n)
+    if d.scheme in ("capped_mcap", "equal"):
+        shapes |= {"s": (n,), "c": (n,)}
+    if d.risk is not None:
+        shapes |= {"F": (n, k), "d": (n,)}
+        if d.scheme == "tracking":
+            shapes |= {"Ftp": (k,), "dp": (n,)}
+        if d.scheme == "max_diversification":
+            shapes["sigma"] = (n,)
+        if d.scheme == "risk_parity":
+            shapes["rb"] = (n,)
+    return shapes
+
+
+def _structure_key(d: ProblemData) -> tuple:
+    return (
+        d.scheme,
+        d.distance,
+        len(d.tickers),
+        d.risk.F.shape[1] if d.risk is not None else 0,
+        tuple(g[0] for g in d.groups),
+        d.china is not None,
+        d.max_turnover is not None,
+        tuple((r.name, r.limit) for r in d.rules),
+        _has_floor(d),
+    )
+
+
+@dataclass
+class _Compiled:
+    problem: cp.Problem
+    params: dict[str, cp.Parameter]
+    w: cp.Expression
+    named: list[tuple[str, cp.Constraint]]
+
+
+def _build(d: ProblemData, p: dict[str, Any], drop: frozenset[str] = frozenset()) -> _Compiled:
+    n = len(d.tickers)
+    if d.scheme in _HOMOGENEOUS:
+        y = cp.Variable(n, nonneg=True, name="y")
+        kappa = cp.sum(y)
+        named = _constraints(y, kappa, p, d, drop)
+        cons = [c for _, c in named]
+        if d.scheme == "max_diversification":
+            cons.append(p["sigma"] @ y == 1)
+        problem = cp.Problem(cp.Minimize(_objective(y, p, d)), cons)
+        return _Compiled(problem, p, y, named)
+    w = cp.Variable(n, name="w")
+    named = [("budget", cp.sum(w) == 1), *_constraints(w, 1.0, p, d, drop)]
+    problem = cp.Problem(cp.Minimize(_objective(w, p, d)), [c for _, c in named])
+    return _Compiled(problem, p, w, named)
+
+
+_CACHE: OrderedDict[tuple, _Compiled] = OrderedDict()
+_CACHE_SIZE = 32
+_LOCK = threading.Lock()
+
+
+def _compiled(d: ProblemData) -> tuple[_Compiled, bool]:
+    """The cached problem for this structure (and whether it was a cache hit)."""
+    key = _structure_key(d)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key], True
+    nonneg = {"ub", "lb", "s", "c", "d", "sigma", "rb", "mask", "dp", "tbudget"}
+    params = {k: cp.Parameter(shape, name=k, nonneg=k in nonneg) for k, shape in _shapes(d).items()}
+    comp = _build(d, params)
+    assert comp.problem.is_dpp(), f"problem for {key} is not DPP"
+    _CACHE[key] = comp
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return comp, False
+
+
+def clear_cache() -> None:
+    """Forget compiled problems (for benchmarks of fresh solves)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _solve_convex(
+    d: ProblemData, ub: np.ndarray, lb: np.ndarray, masks: np.ndarray, solver: str
+) -> tuple[np.ndarray | None, str, float, bool]:
+    vals = _param_values(d, ub, lb, masks)
+    with _LOCK:
+        comp, hit = _compiled(d)
+        for k, v in vals.items():
+            comp.params[k].value = v
+        try:
+            comp.problem.solve(solver=solver)
+        except cp.error.SolverError:
+            return None, "solver_error", float("nan"), hit
+        status, value = comp.problem.status, comp.problem.value
+        x = None if comp.w.value is None else np.asarray(comp.w.value, dtype=float).copy()
+    if x is not None and d.scheme in _HOMOGENEOUS:
+        x = x / x.sum() if x.sum() > 0 else None
+    return x, status, (float(value) if value is not None else float("nan")), hit
+
+
+# ------------------------------------------------------------------ mixed-integer selection
+
+
+def _needs_selection(d: ProblemData, w: np.ndarray) -> bool:
+    held = int((w >= HOLD_MIN).sum())
+    if d.max_names is not None and int((w > ZERO).sum()) > d.max_names:
+        return True
+    if d.min_names is not None and held < d.min_names:
+        return True
+    return any(r.violations(w, tol=1e-9) for r in d.rules)
+
+
+def _select_greedy(d: ProblemData, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The provider approach from the convex solution ``x``: hold the largest names (up to
+    max_names, at least min_names at the holding floor); per rule, keep the largest names above
+    the threshold while they fit in the limit, cap the rest at the threshold."""
+    n = len(x)
+    order = np.argsort(-x, kind="stable")
+    ub, lb = d.ub.copy(), d.lb.copy()
+    if d.max_names is not None or d.min_names is not None:
+        held = np.zeros(n, dtype=bool)
+        held[order[: d.max_names if d.max_names is not None else n]] = True
+        floor = np.where(held, d.lb, 0.0)
+        if d.min_names is not None:
+            must = np.zeros(n, dtype=bool)
+            must[order[: d.min_names]] = True
+            floor = np.where(must, np.maximum(floor, HOLD_MIN), floor)
+        ub, lb = np.where(held, ub, 0.0), floor
+    masks = np.zeros((len(d.rules), n))
+    for k, r in enumerate(d.rules):
+        total = 0.0
+        for i in order:
+            if x[i] <= r.threshold or ub[i] <= r.threshold:
+                break
+            if total + min(x[i], r.cap) > r.limit + 1e-12:
+                break
+            masks[k, i] = 1.0
+            total += min(x[i], r.cap)
+        ub = np.where(masks[k] > 0, ub, np.minimum(ub, r.threshold))
+    return ub, np.minimum(lb, ub), masks
+
+
+def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MILP (HiGHS): held names and, per rule, the names allowed above its threshold.
+
+    Returns per-name (ub, lb) and the rules' big-name masks for the convex re-solve."""
+    n = len(d.tickers)
+    w = cp.Variable(n)
+    p = _param_values(d, d.ub, d.lb, np.zeros((len(d.rules), n)))
+    named = [
+        ("budget", cp.sum(w) == 1),
+        *_constraints(w, 1.0, p, d, frozenset({"caps", "min_weight", *(r.name for r in d.rules)})),
+    ]
+    cons = [c for _, c in named]
+    names = d.min_names is not None or d.max_names is not None
+    if names:
+        z = cp.Variable(n, boolean=True)
+        floor = np.maximum(d.lb, HOLD_MIN)
+        cons += [w <= cp.multiply(d.ub, z), w >= cp.multiply(floor, z)]
+        if d.min_names is not None:
+            cons.append(cp.sum(z) >= d.min_names)
+        if d.max_names is not None:
+            cons.append(cp.sum(z) <= d.max_names)
+    else:
+        cons += [w <= d.ub, w >= d.lb]
+    bigs = []
+    for r in d.rules:
+        b = cp.Variable(n, boolean=True)
+        u = cp.Variable(n, nonneg=True)
+        cons += [w <= r.threshold + (r.cap - r.threshold) * b, u >= w - r.cap * (1 - b)]
+        cons.append(cp.sum(u) <= r.limit)
+        bigs.append(b)
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(w - w_relaxed))), cons)
+    try:
+        prob.solve(solver="HIGHS")
+    except cp.error.SolverError:
+        prob = None
+    if prob is None or prob.status not in ("optimal", "optimal_inaccurate") or w.value is None:
+        raise InfeasibleError(
+            "no selection of names meets the name count and concentration rules together with "
+            "the other constraints",
+            [r.name for r in d.rules] + (["min_names/max_names"] if names else []),
+        )
+    ub, lb = d.ub.copy(), d.lb.copy()
+    if names:
+        held = np.asarray(z.value) > 0.5
+        ub = np.where(held, ub, 0.0)
+        lb = np.where(held, np.maximum(d.lb, HOLD_MIN), 0.0)
+    masks = np.zeros((len(d.rules), n))
+    for k, (r, b) in enumerate(zip(d.rules, bigs, strict=True)):
+        big = np.asarray(b.value) > 0.5
+        masks[k] = big.astype(float)
+        ub = np.where(big, ub, np.minimum(ub, r.threshold))
+    return ub, np.minimum(lb, ub), masks
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def check_constraints(w: np.ndarray, d: ProblemData, tol: float = TOL) -> list[str]:
+    """Every hard constraint evaluated on final weights; returns the violations."""
+    out = []
+    if abs(w.sum() - 1) > tol:
+        out.append(f"weights sum to {w.sum():.8f}, not 1")
+    if w.min(initial=0) < -tol:
+        out.append(f"negative weight {w.min():.2e}")
+    over = np.flatnonzero(w > d.ub + tol)
+    out += [f"{d.tickers[i]} at {w[i]:.4%} above its cap {d.ub[i]:.4%}" for i in over]
+    under = np.flatnonzero((w > ZERO) & (w < d.lb - tol))
+    out += [f"{d.tickers[i]} at {w[i]:.4%} below min_weight" for i in under]
+    for name, row, lo, hi in d.groups:
+        e = float(row @ w)
+        if e < lo - tol or e > hi + tol:
+            out.append(f"{name} at {e:.4%} outside [{lo:.2%}, {hi:.2%}]")
+    if d.china is not None and float(d.china @ w) > d.china_budget + tol:
+        out.append(f"weighted China score {d.china @ w:.3f} > budget {d.china_budget:g}")
+    if d.max_turnover is not None:
+        t = 0.5 * (np.abs(w - d.prev).sum() + d.prev_outside)
+        if t > d.max_turnover + tol:
+            out.append(f"turnover {t:.4%} > max_turnover {d.max_turnover:.2%}")
+    for r in d.hard_rules:
+        out += r.violations(w, tol)
+    held = int((w > ZERO).sum())
+    if d.max_names is not None and held > d.max_names:
+        out.append(f"{held} names held > max_names {d.max_names}")
+    if d.min_names is not None and int((w >= HOLD_MIN - tol).sum()) < d.min_names:
+        out.append(f"fewer than min_names {d.min_names} names held")
+    return out
+
+
+def binding_constraints(w: np.ndarray, d: ProblemData, tol: float = TOL) -> list[str]:
+    """Constraints at their bound (slack below ``tol``), by name."""
+    out = []
+    at_cap = [i for i in range(len(w)) if d.ub[i] > 0 and w[i] >= d.ub[i] - tol]
+    by_reason: dict[str, list[str]] = {}
+    for i in at_cap:
+        by_reason.setdefault(d.cap_reason[i], []).append(d.tickers[i])
+    for reason, names in sorted(by_reason.items()):
+        out.append(f"{reason} ({len(names)}: {', '.join(names)})")
+    at_floor = [d.tickers[i] for i in range(len(w)) if d.lb[i] > 0 and abs(w[i] - d.lb[i]) <= tol]
+    if at_floor:
+        out.append(f"min_weight ({len(at_floor)}: {', '.join(at_floor)})")
+    for name, row, lo, hi in d.groups:
+        e = float(row @ w)
+        if lo > 0 and e <= lo + tol:
+            out.append(f"{name} >= {lo:g}")
+        if hi < 1 and e >= hi - tol:
+            out.append(f"{name} <= {hi:g}")
+    if d.china is not None and float(d.china @ w) >= d.china_budget - tol:
+        out.append(f"china_budget <= {d.china_budget:g}")
+    if d.max_turnover is not None:
+        t = 0.5 * (np.abs(w - d.prev).sum() + d.prev_outside)
+        if t >= d.max_turnover - tol:
+            out.append(f"max_turnover <= {d.max_turnover:g}")
+    for r in d.rules:
+        big = w[w > r.threshold + tol].sum()
+        if big >= r.limit - tol:
+            out.append(f"{r.name} limit: names above {r.threshold:.2%} sum to {r.limit:.2%}")
+    return out
+
+
+def diagnose_infeasible(d: ProblemData) -> list[str]:
+    """Which constraint families, dropped alone, make the problem feasible."""
+    families = ["caps", "min_weight", *(g[0] for g in d.groups), "china_budget", "turnover"]
+    families += [r.name for r in d.rules]
+    p = _param_values(d, d.ub, d.lb, np.zeros((len(d.rules), len(d.tickers))))
+    fixers = []
+    for fam in dict.fromkeys(families):
+        w = cp.Variable(len(d.tickers))
+        named = [("budget", cp.sum(w) == 1), *_constraints(w, 1.0, p, d, frozenset({fam}))]
+        prob = cp.Problem(cp.Minimize(0), [c for _, c in named])
+        try:
+            prob.solve(solver="HIGHS")
+        except cp.error.SolverError:
+            continue
+        if prob.status == "optimal":
+            fixers.append(f"{fam} conflicts with the rest: relaxing it makes the problem feasible")
+    return fixers or ["no single constraint family explains it; relax several bounds together"]
+
+
+# ------------------------------------------------------------------------------ optimize
+
+
+def _clean(x: np.ndarray) -> np.ndarray:
+    w = np.where(x < ZERO, 0.0, x)
+    return w / w.sum()
+
+
+def solve(d: ProblemData, solver: str = "CLARABEL", selection: str = "auto") -> WeightsResult:
+    """Solve prepared data (see ``optimize``)."""
+    conflicts = feasibility_conflicts(d)
+    if conflicts and d.small_universe == "relax_caps":
+        relaxed = relax_caps(d)
+        if relaxed is not None and not feasibility_conflicts(relaxed):
+            d, conflicts = relaxed, []
+            warnings.warn(d.notes[-1], RuntimeWarning, stacklevel=2)
+    if conflicts:
+        raise InfeasibleError("the constraints cannot all hold (checked before solving)", conflicts)
+    n_rules = len(d.rules)
+    masks0 = np.zeros((n_rules, len(d.tickers)))
+    x, status, value, hit = _solve_convex(d, d.ub, d.lb, masks0, solver)
+    if x is None or status not in ("optimal", "optimal_inaccurate"):
+        raise InfeasibleError(
+            f"the solver found no weights (status {status})", diagnose_infeasible(d)
+        )
+    stages = ["convex"]
+    if _needs_selection(d, x):
+        x_relaxed, done = x, False
+        if selection == "auto":
+            ub, lb, masks = _select_greedy(d, x_relaxed)
+            x, status, value, _ = _solve_convex(d, ub, lb, masks, solver)
+            ok = x is not None and status in ("optimal", "optimal_inaccurate")
+            done = ok and not check_constraints(_clean(x), d)
+            stages += ["greedy_selection", "convex_fixed_selection"]
+        if not done:
+            ub, lb, masks = _select(d, x_relaxed)
+            x, status, value, _ = _solve_convex(d, ub, lb, masks, solver)
+            stages += ["milp_selection(HIGHS)", "convex_fixed_selection"]
+            if x is None or status not in ("optimal", "optimal_inaccurate"):
+                raise InfeasibleError(
+                    f"re-solve with the selected names failed (status {status})",
+                    diagnose_infeasible(d),
+                )
+    warn = []
+    if status == "optimal_inaccurate":
+        warn.append(f"{solver} returned optimal_inaccurate")
+        warnings.warn(warn[-1], RuntimeWarning, stacklevel=2)
+    w = _clean(x)
+    violations = check_constraints(w, d)
+    if violations:
+        raise InfeasibleError("the solved weights break a hard constraint", violations)
+    weights = pd.Series(w, index=pd.Index(d.tickers, name="ticker"), name="weight")
+    diag: dict[str, Any] = {
+        "stages": stages,
+        "cache_hit": hit,
+        "n_names": len(d.tickers),
+        "n_held": int((w > 0).sum()),
+        "warnings": warn + d.notes,
+        "objective_scaled": value,
+    }
+    objective = value
+    if d.scheme in ("capped_mcap", "equal"):
+        b = np.maximum(d.basis, 1e-12)
+        objective = float(
+            np.sum((w - d.basis) ** 2 / b)
+            if d.distance == "relative"
+            else np.sum((w - d.basis) ** 2)
+        )
+    if d.risk is not None:
+        var = d.risk.variance(w)
+        diag["volatility"] = float(np.sqrt(var))
+        diag["diversification_ratio"] = float(d.risk.vol() @ w / np.sqrt(var))
+        if d.scheme == "tracking":
+            objective = d.risk.variance(w - d.target)
+            diag["tracking_error"] = float(np.sqrt(objective))
+        elif d.scheme == "max_diversification":
+            objective = diag["diversification_ratio"]
+        else:
+            objective = var
+    # names outside the eligible set (tracking's parent-only names) hold zero: drop them
+    basis = pd.Series(d.basis, index=weights.index, name="basis")
+    keep = d.ub > 0
+    return WeightsResult(
+        weights=weights[keep],
+        basis=basis[keep] if d.scheme != "tracking" else basis,
+        status=status,
+        solver=solver + (" + HIGHS" if any("HIGHS" in s for s in stages) else ""),
+        objective=float(objective),
+        binding=binding_constraints(w, d),
+        diagnostics=diag,
+    )
+
+
+def optimize(
+    universe_frame: pd.DataFrame,
+    market: Market | None,
+    methodology: Methodology,
+    previous_weights: pd.Series | None = None,
+    *,
+    risk: RiskModel | None = None,
+    parent_weights: pd.Series | None = None,
+    solver: str = "CLARABEL",
+    selection: str = "auto",
+) -> WeightsResult:
+    """Weights for the eligible rows of ``universe_frame`` under the methodology.
+
+    ``market`` (already cut at the selection date) feeds the risk model of risk-based schemes
+    unless ``risk`` is given; ``previous_weights`` feeds the turnover limit; ``parent_weights``
+    is the parent index for scheme ``tracking``. ``selection`` for the non-convex rules (UCITS,
+    RIC, name counts): ``auto`` tries the provider approach first and falls back to the
+    mixed-integer selection (HiGHS); ``milp`` always uses the latter. Raises ``InfeasibleError``
+    naming conflicts.
+    """
+    d = build_data(
+        universe_frame,
+        methodology,
+        market=market,
+        previous_weights=previous_weights,
+        risk=risk,
+        parent_weights=parent_weights,
+    )
+    if selection not in ("auto", "milp"):
+        raise InputError(f"selection must be 'auto' or 'milp', got {selection!r}")
+    return solve(d, solver=solver, selection=selection)

@@ -1,0 +1,336 @@
+"""One rebalance end to end: universe at the cut-off, optimised weights, constituents, trades, report.
+
+``rebalance`` selects on data up to the review cut-off (``schedule.cutoff_business_days``
+sessions before the effective date) and prices the new constituents at the effective close (or
+the last close before it, reported as ``price_date``). ``write_rebalance`` writes
+``constituents.csv``/``.parquet``, ``trades.csv`` and ``report.json`` into a temporary folder and
+moves them into place, so a failed run writes nothing. The files hold no wall-clock time: the same
+inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from exchina.core.errors import InputError, MissingDataError, StaleDataError
+from exchina.core.market import Market
+from exchina.index.exposures import (
+    CHINA_BANDS,
+    china_band,
+    country_exposure,
+    stage_exposure,
+    weights_by,
+)
+from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
+from exchina.index.optimizer import WeightsResult, optimize
+from exchina.index.schedule import is_rebalance_date, review_date
+from exchina.universe.rules import STAGES
+
+TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
+
+CONSTITUENT_COLUMNS = [
+    "ticker",
+    "name",
+    "stage",
+    "country",
+    "china_score",
+    "basis_weight",
+    "weight",
+    "shares_per_unit",
+    "price",
+    "currency",
+    "price_usd",
+    "price_date",
+    "data_source",
+]
+
+
+@dataclass(frozen=True)
+class RebalanceResult:
+    """Everything a rebalance decided, ready for ``write_rebalance``."""
+
+    date: pd.Timestamp
+    cutoff: pd.Timestamp
+    methodology: Methodology
+    universe: pd.DataFrame
+    optimized: WeightsResult
+    constituents: pd.DataFrame
+    trades: pd.DataFrame
+    report: dict[str, Any]
+
+    @property
+    def weights(self) -> pd.Series:
+        """Final weights of the held names (ticker -> weight)."""
+        return self.constituents.set_index("ticker")["weight"]
+
+
+def _with_stage_shares(universe: pd.DataFrame, companies: pd.DataFrame | None) -> pd.DataFrame:
+    """Add ``stage_shares`` (the master's ``stages`` text with revenue shares) by company_id."""
+    from exchina.universe import load_companies
+
+    master = load_companies() if companies is None else companies
+    text = master.drop_duplicates("company_id").set_index("company_id")["stages"].astype(str)
+    if "company_id" not in universe.columns:
+        return universe
+    return universe.assign(stage_shares=universe["company_id"].map(text))
+
+
+def _previous_index(previous: pd.Series | None) -> list[str]:
+    if previous is None:
+        return []
+    return [str(t) for t, w in previous.items() if w > 0]
+
+
+def _parent_weights(
+    methodology: Methodology,
+    source: Path | None,
+    date: pd.Timestamp,
+    market: Market,
+    companies: pd.DataFrame | None,
+    facts: pd.DataFrame | None,
+) -> pd.Series | None:
+    if methodology.weighting.scheme != "tracking":
+        return None
+    path = resolve_methodology(methodology.weighting.parent or "", relative_to=source)
+    parent = rebalance(date, path, market, companies=companies, facts=facts)
+    return parent.weights
+
+
+def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.DataFrame:
+    m = market.asof(date)
+    close = m.close.reindex(columns=tickers)
+    last_date = close.apply(lambda s: s.last_valid_index())
+    price = close.ffill().iloc[-1] if len(close) else pd.Series(np.nan, index=tickers)
+    fx = m.fx_for(tickers).ffill().iloc[-1] if len(close) else pd.Series(np.nan, index=tickers)
+    return pd.DataFrame(
+        {
+            "price": price,
+            "currency": m.currency.reindex(tickers),
+            "price_usd": price * fx,
+            "price_date": pd.to_datetime(last_date),
+        }
+    )
+
+
+def rebalance(
+    date: str | pd.Timestamp,
+    methodology: Methodology | str | Path,
+    market: Market,
+    previous: pd.Series | None = None,
+    companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
+    check_stale: bool = True,
+) -> RebalanceResult:
+    """The rebalance effective after the close of ``date``.
+
+    ``check_stale=False`` skips the market-wide price-age check (the scheduled run checks every
+    eligible ticker itself and may be told to accept stale data).
+
+    ``previous``: current holdings (ticker -> weight) for the membership buffer, the turnover
+    limit and the trades list. ``methodology`` may be a path (needed to resolve a relative
+    ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` or ``StaleDataError``.
+    """
+    source: Path | None = None
+    if not isinstance(methodology, Methodology):
+        source = Path(methodology)
+        methodology = load_methodology(source)
+    m = methodology
+    t = pd.Timestamp(date).normalize()
+    cutoff = review_date(m, t)
+    cut = market.asof(cutoff)
+    if cut.close.dropna(how="all").empty:
+        raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
+    as_of = cut.as_of
+    age = (cutoff - as_of).days
+    if check_stale and age > m.schedule.max_price_age_days:
+        raise StaleDataError(
+            f"latest price {as_of.date()} is {age} days before the cut-off {cutoff.date()} "
+            f"(max_price_age_days {m.schedule.max_price_age_days}): update the store",
+            tickers=[],
+        )
+    from exchina.universe import build_universe
+
+    universe = build_universe(
+        date=cutoff,
+        rules=m.universe,
+        market=cut,
+        previous_members=_previous_index(previous),
+        companies=companies,
+        facts=facts,
+    )
+    universe = _with_stage_shares(universe, companies)
+    parent = _parent_weights(m, source, t, market, companies, facts)
+    result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
+
+    w = result.weights[result.weights > 0]
+    held = list(w.index)
+    px = _prices_at(market, t, held)
+    no_price = [tk for tk in held if not px.loc[tk, "price_usd"] > 0]
+    if no_price:
+        raise MissingDataError(f"no price in USD on or before {t.date()} for {no_price}")
+    info = universe.reindex(held)
+    basis = result.basis.reindex(held).fillna(0.0)
+    constituents = pd.DataFrame(
+        {
+            "ticker": held,
+            "name": info["name"].to_numpy(),
+            "stage": info["primary_stage"].to_numpy(),
+            "country": info["country"].to_numpy(),
+            "china_score": info["china_score"].to_numpy(float),
+            "basis_weight": basis.to_numpy(float),
+            "weight": w.to_numpy(float),
+            "shares_per_unit": (w * m.base_level / px["price_usd"]).to_numpy(float),
+            "price": px["price"].to_numpy(float),
+            "currency": px["currency"].to_numpy(),
+            "price_usd": px["price_usd"].to_numpy(float),
+            "price_date": px["price_date"].dt.strftime("%Y-%m-%d").to_numpy(),
+            "data_source": market.label,
+        },
+        columns=CONSTITUENT_COLUMNS,
+    )
+    constituents = constituents.sort_values(
+        ["weight", "ticker"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+
+    trades = _trades(w, previous, universe, market.label)
+    report = _report(
+        m, source, t, cutoff, cut, market, previous, universe, result, constituents, trades
+    )
+    return RebalanceResult(t, cutoff, m, universe, result, constituents, trades, report)
+
+
+def _trades(
+    w: pd.Series, previous: pd.Series | None, universe: pd.DataFrame, label: str
+) -> pd.DataFrame:
+    prev = (previous if previous is not None else pd.Series(dtype=float)).astype(float)
+    tickers = sorted(set(w.index) | set(prev[prev != 0].index))
+    before = prev.reindex(tickers).fillna(0.0)
+    after = w.reindex(tickers).fillna(0.0)
+    delta = (after - before).where(lambda x: x.abs() > TRADE_MIN, 0.0)
+    side = np.where(delta > 0, "buy", np.where(delta < 0, "sell", "hold"))
+    return pd.DataFrame(
+        {
+            "ticker": tickers,
+            "name": universe["name"].reindex(tickers).fillna("").to_numpy(),
+            "previous_weight": before.to_numpy(),
+            "weight": after.to_numpy(),
+            "trade_weight": delta.to_numpy(),
+            "side": side,
+            "data_source": label,
+        }
+    )
+
+
+def _report(
+    m: Methodology,
+    source: Path | None,
+    t: pd.Timestamp,
+    cutoff: pd.Timestamp,
+    cut: Market,
+    market: Market,
+    previous: pd.Series | None,
+    universe: pd.DataFrame,
+    result: WeightsResult,
+    constituents: pd.DataFrame,
+    trades: pd.DataFrame,
+) -> dict[str, Any]:
+    w = constituents.set_index("ticker")["weight"]
+    held = universe.reindex(w.index)
+    stages = stage_exposure(held, m.constraints.stage_weighting)
+    reasons: dict[str, int] = {}
+    for text in universe.loc[~universe["eligible"].astype(bool), "reasons"].astype(str):
+        for r in filter(None, (x.strip() for x in text.split(";"))):
+            key = re.match(r"[^\d<>=(]*", r).group().strip() or r
+            reasons[key] = reasons.get(key, 0) + 1
+    bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
+    for tk, wt in w.items():
+        band = china_band(float(held.loc[tk, "china_score"]))
+        bands[band] = bands.get(band, 0.0) + float(wt)
+    turnover = float(0.5 * trades["trade_weight"].abs().sum()) if previous is not None else None
+    return {
+        "index": m.name,
+        "methodology": {
+            "name": m.name,
+            "version": m.version,
+            "file": source.name if source is not None else None,
+            "hash": m.digest(),
+            "scheme": m.weighting.scheme,
+        },
+        "dates": {
+            "effective": t.date().isoformat(),
+            "cutoff": cutoff.date().isoformat(),
+            "prices_as_of": cut.as_of.date().isoformat(),
+            "facts_as_of": cutoff.date().isoformat(),
+            "effective_prices_as_of": str(constituents["price_date"].max()),
+            "scheduled": is_rebalance_date(m, t),
+        },
+        "data_source": market.label,
+        "synthetic": bool(market.synthetic),
+        "universe": {
+            "candidates": len(universe),
+            "eligible": int(universe["eligible"].astype(bool).sum()),
+            "held": len(constituents),
+            "exclusions": dict(sorted(reasons.items())),
+        },
+        "optimizer": {
+            "solver": result.solver,
+            "status": result.status,
+            "objective": result.objective,
+            "binding": result.binding,
+            "stages": result.diagnostics.get("stages", []),
+            "warnings": result.diagnostics.get("warnings", []),
+        },
+        "weights_by_stage": {s: weights_by(w, stages).get(s, 0.0) for s in STAGES},
+        "stage_weighting": m.constraints.stage_weighting,
+        "weights_by_country": dict(sorted(weights_by(w, country_exposure(held)).items())),
+        "weights_by_china_band": bands,
+        "weighted_china_score": float(held["china_score"].astype(float) @ w),
+        "turnover": turnover,
+        "previous_holdings": len(_previous_index(previous)),
+        "benchmark": m.benchmark.model_dump(),
+    }
+
+
+def _finite(obj: Any) -> Any:
+    """NaN and infinities become None so the report is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def write_rebalance(result: RebalanceResult, out_dir: str | Path) -> Path:
+    """Write the four output files atomically into ``out_dir`` (created if needed)."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", file=out)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        result.constituents.to_csv(tmp / "constituents.csv", index=False, lineterminator="\n")
+        result.constituents.to_parquet(tmp / "constituents.parquet", index=False)
+        result.trades.to_csv(tmp / "trades.csv", index=False, lineterminator="\n")
+        text = json.dumps(_finite(result.report), indent=2, sort_keys=True, allow_nan=False)
+        (tmp / "report.json").write_text(text + "\n", encoding="utf-8")
+        if not out.exists():
+            os.replace(tmp, out)
+        else:
+            for f in sorted(tmp.iterdir()):
+                os.replace(f, out / f.name)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,201 @@
+"""A methodology as text: resolved TOML (defaults filled in) and a Markdown rulebook.
+
+``to_toml`` writes every field, so ``exchina methodology show`` prints exactly what a run uses;
+unset optional fields (TOML has no null) are written ``"none"``, which loads back as unset. ``rulebook_markdown`` turns the same
+fields into the prose rulebook that index providers publish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from exchina.index.methodology import Methodology
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def _key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else json.dumps(key)
+
+
+def _table(prefix: str, data: dict[str, Any], lines: list[str]) -> None:
+    subtables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            continue
+        if v is None:
+            lines.append(f'{_key(k)} = "none"')
+        else:
+            lines.append(f"{_key(k)} = {_scalar(v)}")
+    for k, v in subtables.items():
+        name = f"{prefix}.{_key(k)}" if prefix else _key(k)
+        lines.append("")
+        lines.append(f"[{name}]")
+        _table(name, v, lines)
+
+
+def to_toml(methodology: Methodology) -> str:
+    """The methodology resolved with defaults, as TOML that loads back to an equal object."""
+    lines = [f"# methodology hash (sha256): {methodology.digest()}"]
+    data = methodology.model_dump(mode="python")
+    _table("", data, lines)
+    return "\n".join(lines) + "\n"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:g}%"
+
+
+def _bounds(table: dict[str, tuple[float, float]]) -> list[str]:
+    return [
+        f"  - `{k}`: between {_pct(lo)} and {_pct(hi)}" for k, (lo, hi) in sorted(table.items())
+    ]
+
+
+_SCHEME_TEXT = {
+    "capped_mcap": "capped free-float market capitalisation: the weights closest to free-float "
+    "market-cap weights ({distance} squared distance) that meet every constraint",
+    "equal": "equal weight: the weights closest to 1/N that meet every constraint",
+    "min_variance": "minimum variance: the lowest-risk portfolio under the constraints, risk "
+    "from a {n_factors}-factor statistical model of {lookback_days} days of USD returns",
+    "max_diversification": "maximum diversification: the highest ratio of weighted average "
+    "volatility to portfolio volatility ({n_factors}-factor risk model, {lookback_days} days)",
+    "risk_parity": "risk parity: each constituent contributes equally to risk, subject to the "
+    "constraints ({n_factors}-factor risk model, {lookback_days} days)",
+    "tracking": "tracking: the lowest tracking error to the parent index `{parent}` under the "
+    "constraints and a Chinese-exposure budget",
+}
+
+
+def rulebook_markdown(methodology: Methodology) -> str:
+    """A provider-style rulebook in Markdown generated from the methodology's fields."""
+    m = methodology
+    u, w, c, s, k, b = (m.universe, m.weighting, m.constraints, m.schedule, m.costs, m.benchmark)
+    out = [f"# {m.name}: index rulebook", ""]
+    if m.description:
+        out += [m.description, ""]
+    out += [
+        f"Methodology version {m.version}; hash `{m.digest()}`.",
+        "",
+        "## 1. Index overview",
+        "",
+        f"- Base date {m.base_date.isoformat()}, base level {m.base_level:g}, currency {m.currency}.",
+        "- Price return and total return (gross dividends reinvested on the ex-date) levels; every "
+        "price converted to USD at the day's FX rate.",
+        "",
+        "## 2. Eligibility",
+        "",
+        f"- Supply-chain stages: {', '.join(u.stages)}.",
+        f"- Commodities: {', '.join(u.commodities) if u.commodities else 'any'}.",
+        f"- Company status: {', '.join(u.statuses)}.",
+        f"- At least {u.min_history_days} days of price history before the cut-off.",
+        f"- Free-float market cap at least USD {u.min_float_mcap_usd / 1e6:g}M; "
+        f"{u.adtv_window_days}-day average daily traded value at least USD "
+        f"{u.min_adtv_usd / 1e3:g}K.",
+        f"- Buffer for existing members: they stay while market cap is at least "
+        f"{_pct(u.buffer_mcap)} and ADTV at least {_pct(u.buffer_adtv)} of the entry thresholds.",
+        "",
+        "## 3. Chinese exposure",
+        "",
+    ]
+    if u.exclude_china_flags:
+        out.append(
+            "- Hard flags exclude outright: domicile or primary listing in mainland China, Hong "
+            f"Kong or Macau; a Chinese state-linked holder at or above "
+            f"{u.china.state_holder_threshold_pct:g}%"
+            + ("; a Chinese largest holder." if u.china.largest_holder_flag else ".")
+        )
+    else:
+        out.append("- Hard China flags do not exclude (no China screen on flags).")
+    if u.max_china_score is None:
+        out.append("- No limit on the Chinese-exposure score.")
+    else:
+        out.append(
+            f"- Chinese-exposure score (0-100) at most {u.max_china_score:g} to enter; existing "
+            f"members stay up to {u.max_china_score + u.buffer_china_score:g}."
+        )
+    weights = ", ".join(f"{f} {v:g}" for f, v in u.china.weights.items())
+    out += [
+        f"- Score weights: {weights}. Unknown factors: policy `{u.china.unknown_policy}` "
+        f"(value {u.china.unknown_value:g}).",
+        "",
+        "## 4. Weighting",
+        "",
+        "- " + _SCHEME_TEXT[w.scheme].format(**w.model_dump()) + ".",
+        "",
+        "## 5. Constraints",
+        "",
+        "- Fully invested, long only.",
+        f"- Each constituent at most {_pct(c.max_weight)}"
+        + (f" and at least {_pct(c.min_weight)}." if c.min_weight else "."),
+    ]
+    if c.ucits:
+        out.append(
+            "- UCITS 5/10/40: no issuer above 10%, issuers above 5% together at most 40%; "
+            f"enforced on buffered targets {_pct(0.05 * c.rule_buffer)}/"
+            f"{_pct(0.10 * c.rule_buffer)}/{_pct(0.40 * c.rule_buffer)}."
+        )
+    if c.ric:
+        out.append(
+            "- US RIC 25/5/50: no issuer above 25%, issuers above 5% together at most 50%; "
+            f"enforced on buffered targets {_pct(0.05 * c.rule_buffer)}/"
+            f"{_pct(0.25 * c.rule_buffer)}/{_pct(0.50 * c.rule_buffer)}."
+        )
+    if c.stage_bounds:
+        how = (
+            "a company's weight is split over its stages by revenue share"
+            if c.stage_weighting == "revenue_share"
+            else "a company's whole weight counts in its primary stage"
+        )
+        out += [f"- Stage weights ({how}):", *_bounds(c.stage_bounds)]
+    if c.country_bounds:
+        out += ["- Country weights (domicile):", *_bounds(c.country_bounds)]
+    if c.commodity_bounds:
+        out += [
+            "- Commodity weights (a company counts fully toward every commodity it lists):",
+            *_bounds(c.commodity_bounds),
+        ]
+    budgets = [x for x in (c.max_china_score_avg, w.china_budget) if x is not None]
+    if budgets:
+        out.append(f"- Weighted average Chinese-exposure score at most {min(budgets):g}.")
+    if c.aum_usd is not None:
+        out.append(
+            f"- Liquidity capacity: weight x USD {c.aum_usd / 1e6:g}M <= {c.liquidity_k:g} x ADTV."
+        )
+    if c.max_turnover is not None:
+        out.append(f"- One-way turnover at most {_pct(c.max_turnover)} per rebalance.")
+    if c.min_names or c.max_names:
+        out.append(f"- Number of constituents between {c.min_names or 1} and {c.max_names or 'N'}.")
+    months = ", ".join(dt.date(2000, mo, 1).strftime("%B") for mo in s.resolved_months())
+    out += [
+        "",
+        "## 6. Reviews",
+        "",
+        f"- {s.frequency.capitalize()} reviews in {months}, effective after the close of the "
+        f"third Friday (the previous {s.calendar} session if that day is not one).",
+        f"- Selection uses data up to the cut-off, {s.cutoff_business_days} sessions before the "
+        "effective date; facts count only once public.",
+        f"- Prices older than {s.max_price_age_days} days at the cut-off are stale.",
+        "",
+        "## 7. Costs and benchmark",
+        "",
+        f"- Trading cost {k.spread_bps:g} bps per unit traded plus impact of "
+        f"{k.impact_bps_at_full_adtv:g} bps at 100% of ADTV (square root), for a fund of USD "
+        f"{k.aum_usd / 1e6:g}M.",
+        f"- Benchmark: {b.ticker or 'none'}"
+        + (f"; comparison methodology `{b.methodology}`." if b.methodology else "."),
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,102 @@
+"""Plotly figures for the app. Each carries the data source under its title, so a screenshot of a
+chart still says whether its numbers are real or synthetic. Figures only lay out frames that
+package functions computed."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import plotly.graph_objects as go
+
+SYNTHETIC_COLOR = "#b00020"
+PALETTE = ["#1f5f99", "#e07b00", "#2a9d4b", "#8e44ad", "#c0392b", "#16a5a5", "#7f7f7f", "#b5a000"]
+
+
+def _finish(fig: go.Figure, title: str, source: str, height: int = 380) -> go.Figure:
+    color = SYNTHETIC_COLOR if "SYNTHETIC" in source else "#666"
+    fig.update_layout(
+        title={
+            "text": f"{html.escape(title)}<br><sup style='color:{color}'>{html.escape(source)}</sup>",
+            "x": 0.0,
+            "xanchor": "left",
+        },
+        template="plotly_white",
+        height=height,
+        margin={"t": 70, "l": 50, "r": 20, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": -0.25, "x": 0},
+        colorway=PALETTE,
+        hovermode="x unified",
+    )
+    return fig
+
+
+def lines(
+    frame: pd.DataFrame,
+    title: str,
+    source: str,
+    *,
+    pct: bool = False,
+    log: bool = False,
+    yaxis: str = "",
+) -> go.Figure:
+    """One line per column."""
+    fig = go.Figure()
+    for col in frame.columns:
+        s = frame[col].dropna()
+        fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), mode="lines", name=str(col)))
+    fig.update_yaxes(
+        title=yaxis, tickformat=".0%" if pct else None, type="log" if log else "linear"
+    )
+    return _finish(fig, title, source)
+
+
+def stacked_area(frame: pd.DataFrame, title: str, source: str) -> go.Figure:
+    """Weights through time, one band per column (rows sum to one)."""
+    fig = go.Figure()
+    for col in frame.columns:
+        fig.add_trace(
+            go.Scatter(
+                x=frame.index,
+                y=frame[col].to_numpy(),
+                mode="lines",
+                stackgroup="one",
+                name=str(col),
+                line={"shape": "hv", "width": 0.5},
+            )
+        )
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return _finish(fig, title, source)
+
+
+def bars(
+    frame: pd.DataFrame | pd.Series,
+    title: str,
+    source: str,
+    *,
+    pct: bool = True,
+    horizontal: bool = False,
+    barmode: str = "group",
+    height: int = 380,
+) -> go.Figure:
+    """Grouped (or stacked) bars: one trace per column, categories on the index."""
+    data = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    fig = go.Figure()
+    for col in data.columns:
+        x, y = [str(i) for i in data.index], data[col].to_numpy()
+        fig.add_trace(
+            go.Bar(
+                x=y if horizontal else x,
+                y=x if horizontal else y,
+                name=str(col),
+                orientation="h" if horizontal else "v",
+            )
+        )
+    axis = fig.update_xaxes if horizontal else fig.update_yaxes
+    axis(tickformat=".0%" if pct else None)
+    if horizontal:
+        fig.update_yaxes(autorange="reversed")
+    fig.update_layout(barmode=barmode, hovermode="closest")
+    fig = _finish(fig, title, source, height=height)
+    fig.update_layout(hovermode="closest", showlegend=len(data.columns) > 1)
+    return fig

@@ -1,0 +1,230 @@
+"""Cached calls into the package for the app: the market, methodologies, backtests, rebalances.
+
+Every cached function is keyed by plain text: the data key (store folder and a fingerprint of its
+files, so new prices invalidate the cache) and the methodology's resolved TOML (``to_toml``, which
+starts with its hash). Results are ``st.cache_data`` copies, so a session can never mutate
+another's; no optimizer problem is ever cached here (the index layer builds its own per call).
+"""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from exchina.backtest import BacktestResult, load_events, render_report, resolve_benchmark
+from exchina.backtest import run_backtest as _run_backtest
+from exchina.core.errors import InputError
+from exchina.core.market import Market
+from exchina.core.sources import load_market
+from exchina.core.store import MarketStore
+from exchina.index.methodology import (
+    Methodology,
+    load_methodology,
+    parse_methodology,
+    shipped_methodologies,
+)
+from exchina.index.rebalance import RebalanceResult, rebalance
+from exchina.index.rulebook import to_toml
+from exchina.universe import build_universe, explain, load_companies, load_facts
+from exchina.universe.explain import Explanation
+
+FLAGSHIP = "flagship"
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """Which market the app reads: the store folder and a fingerprint of its files ("" = none)."""
+
+    store: str
+    fingerprint: str
+
+    @property
+    def source(self) -> str:
+        """``store`` when the store holds prices, else ``demo`` (what ``load_market('auto')``
+        would pick)."""
+        return "store" if self.fingerprint else "demo"
+
+
+def data_key() -> DataKey:
+    """The current data key; cheap (a directory listing), so every rerun checks the store."""
+    st_ = MarketStore()
+    if not st_.has_prices():
+        return DataKey(str(st_.root), "")
+    files = sorted(p for p in Path(st_.root).rglob("*.parquet"))
+    stamp = ";".join(
+        f"{p.relative_to(st_.root)}:{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in files
+    )
+    return DataKey(str(st_.root), stamp)
+
+
+@st.cache_data(show_spinner="Loading market data...", max_entries=2)
+def market(key: DataKey) -> Market:
+    """The market for ``key``: the store when it holds prices, else the synthetic demo market."""
+    return load_market(source=key.source, store=key.store)
+
+
+# ----------------------------------------------------------------------------- methodologies
+
+
+def methodology_text(m: Methodology) -> str:
+    """The canonical text of a methodology (resolved TOML with its hash): the cache key."""
+    return to_toml(m)
+
+
+@st.cache_data(show_spinner=False)
+def shipped_texts() -> dict[str, str]:
+    """Shipped methodology name -> canonical TOML text, flagship first."""
+    paths = shipped_methodologies()
+    names = sorted(paths, key=lambda n: (n != FLAGSHIP, n))
+    return {n: methodology_text(load_methodology(paths[n])) for n in names}
+
+
+@st.cache_data(show_spinner=False)
+def methodology(text: str) -> Methodology:
+    """Parse canonical methodology text (validated; InputError names the key)."""
+    return parse_text(text, "<methodology>")
+
+
+def parse_text(text: str, file: str) -> Methodology:
+    """Validate methodology TOML text with ``parse_methodology``; errors name ``file`` and key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML: {exc}", file=file) from None
+    return parse_methodology(data, file=file)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+@st.cache_data(
+    show_spinner="Running the backtest (first time for this methodology)...", max_entries=16
+)
+def backtest(text: str, key: DataKey) -> BacktestResult:
+    """The methodology's backtest over all the market's history, against its own benchmark (the
+    ``[benchmark]`` ticker when the market has it, else its methodology). The peer methodology
+    used for the China-exposure comparison is backtested separately (``benchmark_methodology_text``)
+    so one cached peer serves every methodology that names it."""
+    m = methodology(text)
+    mk = market(key)
+    bench, _peer = resolve_benchmark(m, market=mk)
+    return _run_backtest(m, mk, benchmark=bench)
+
+
+@st.cache_data(show_spinner="Rebalancing...", max_entries=16)
+def current_rebalance(text: str, key: DataKey) -> RebalanceResult:
+    """The latest rebalance of the backtest, redone with the holdings drifted up to it, so the
+    trades are against what the index held just before."""
+    m = methodology(text)
+    res = backtest(text, key)
+    date = pd.Timestamp(res.weights.index[-1])
+    previous = None
+    if len(res.weights) > 1:
+        previous = res.drifted.iloc[-1]
+        previous = previous[previous > 0]
+    return rebalance(date, m, market(key), previous=previous)
+
+
+@st.cache_data(show_spinner="Checking the constraints...", max_entries=16)
+def check_rebalance(text: str, key: DataKey) -> RebalanceResult:
+    """One rebalance at the last scheduled date the market covers: a quick feasibility check
+    before a full backtest (raises InfeasibleError naming the conflicts)."""
+    from exchina.index.schedule import rebalance_dates
+
+    m = methodology(text)
+    mk = market(key)
+    sched = rebalance_dates(m, mk.as_of - pd.DateOffset(years=1), mk.as_of)
+    if sched.empty:
+        raise InputError("no scheduled rebalance in the last year of data", field="schedule")
+    return rebalance(pd.Timestamp(sched["effective"].iloc[-1]), m, mk)
+
+
+@st.cache_data(show_spinner="Building the universe...", max_entries=32)
+def universe(
+    date: str, text: str, key: DataKey, companies_csv: bytes | None = None
+) -> pd.DataFrame:
+    """Every company at ``date`` under the methodology's universe rules (an uploaded company
+    master replaces the shipped one; facts of companies it lacks are left out)."""
+    m = methodology(text)
+    companies, facts = master(companies_csv)
+    return build_universe(date, m.universe, market(key), companies=companies, facts=facts)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def master(companies_csv: bytes | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The company master and the facts about its companies (shipped, or an uploaded CSV)."""
+    if companies_csv is None:
+        companies = load_companies()
+        return companies, load_facts(companies=companies)
+    companies = read_uploaded_companies(companies_csv)
+    facts = load_facts()
+    return companies, facts[facts["company_id"].isin(set(companies["company_id"]))]
+
+
+def read_uploaded_companies(data: bytes, name: str = "uploaded companies.csv") -> pd.DataFrame:
+    """Validate an uploaded company master with ``load_companies`` (InputError names row/field)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "companies.csv"
+        path.write_bytes(data)
+        try:
+            return load_companies(path)
+        except InputError as exc:
+            raise InputError(exc.reason, file=name, row=exc.row, field=exc.field) from None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def explanation(company: str, date: str, text: str) -> Explanation:
+    """``explain`` of one company at a date under the methodology's China-score rules."""
+    return explain(company, date, methodology(text).universe.china)
+
+
+@st.cache_data(show_spinner=False)
+def events() -> pd.DataFrame:
+    """China's export-control events (``data/events.csv``)."""
+    return load_events()
+
+
+# ----------------------------------------------------------------------------- files
+
+
+@st.cache_data(show_spinner="Writing the HTML report...", max_entries=8)
+def report_html(text: str, key: DataKey) -> str:
+    """The self-contained HTML backtest report."""
+    return render_report(backtest(text, key), events=events())
+
+
+def levels_csv(result: BacktestResult) -> bytes:
+    """Index levels with the data source on every row."""
+    out = result.levels.assign(data_source=result.label)
+    return out.to_csv(lineterminator="\n").encode()
+
+
+def constituents_csv(reb: RebalanceResult) -> bytes:
+    return reb.constituents.to_csv(index=False, lineterminator="\n").encode()
+
+
+def constituents_parquet(reb: RebalanceResult) -> bytes:
+    buf = io.BytesIO()
+    reb.constituents.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def benchmark_methodology_text(m: Methodology) -> str | None:
+    """Canonical text of the methodology named in ``[benchmark] methodology`` (None without one):
+    the benchmark whose constituents, hence China score, are known."""
+    from exchina.index.methodology import resolve_methodology
+
+    ref = m.benchmark.methodology
+    if not ref:
+        return None
+    shipped = shipped_texts()
+    if ref.removesuffix(".toml") in shipped:
+        return shipped[ref.removesuffix(".toml")]
+    return methodology_text(load_methodology(resolve_methodology(ref)))

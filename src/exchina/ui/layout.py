@@ -1,0 +1,123 @@
+"""What every page shares: the synthetic-data banner, the methodology picker and error display.
+
+The active methodology lives in ``st.session_state`` as canonical TOML text (``CUSTOM_KEY`` holds
+one edited or uploaded on the Methodology page), so every page and every cache agree on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import streamlit as st
+
+from exchina.core.errors import ExchinaError, InfeasibleError, InputError
+from exchina.core.market import Market
+from exchina.index.methodology import Methodology
+from exchina.ui import data
+
+ACTIVE_KEY = "active_methodology"
+CUSTOM_KEY = "custom_methodology_toml"
+CUSTOM = "custom (edited)"
+BANNER = (
+    "**SYNTHETIC DEMO DATA** - every price, level and metric in this app comes from the "
+    "synthetic demo market, not real prices. Fetch or import real prices "
+    "(`exchina fetch --universe` or `exchina import FILE...`) and reload to use them."
+)
+
+T = TypeVar("T")
+
+
+def banner(market: Market) -> None:
+    """The persistent red banner shown on every page while the numbers are synthetic."""
+    if market.synthetic:
+        st.error(BANNER, icon=":material/warning:")
+
+
+def choices() -> dict[str, str]:
+    """Methodology choices (label -> canonical TOML): shipped ones, then the custom one."""
+    out = dict(data.shipped_texts())
+    if st.session_state.get(CUSTOM_KEY):
+        out[CUSTOM] = st.session_state[CUSTOM_KEY]
+    return out
+
+
+PENDING_KEY = "pending_active_methodology"
+
+
+def set_custom(m: Methodology) -> None:
+    """Make ``m`` the custom methodology and select it on every page from the next run (the
+    sidebar picker already exists in this run, so the choice is applied before it is drawn)."""
+    st.session_state[CUSTOM_KEY] = data.methodology_text(m)
+    st.session_state[PENDING_KEY] = CUSTOM
+
+
+def sidebar(market: Market) -> None:
+    """Methodology picker and the data provenance, in the sidebar of every page."""
+    options = list(choices())
+    if not options:
+        st.sidebar.error("No methodology is shipped in data/methodologies.")
+        return
+    if st.session_state.get(PENDING_KEY) in options:
+        st.session_state[ACTIVE_KEY] = st.session_state.pop(PENDING_KEY)
+    if st.session_state.get(ACTIVE_KEY) not in options:
+        st.session_state[ACTIVE_KEY] = options[0]
+    st.sidebar.selectbox(
+        "Methodology",
+        options,
+        key=ACTIVE_KEY,
+        help="The index every page shows. Edit one on the Methodology page.",
+    )
+    st.sidebar.caption(
+        f"**Data source:** {market.label}  \n**Prices as of:** {market.as_of.date().isoformat()}"
+    )
+
+
+def active() -> tuple[str, str]:
+    """(label, canonical TOML) of the selected methodology."""
+    opts = choices()
+    name = st.session_state.get(ACTIVE_KEY)
+    if name not in opts:
+        name = next(iter(opts))
+    return name, opts[name]
+
+
+def show_error(exc: ExchinaError) -> None:
+    """A typed error as a readable message (conflicts listed), never a traceback."""
+    if isinstance(exc, InfeasibleError):
+        head = "**The constraints conflict: no weights meet them all.**"
+        lines = "".join(f"\n- {c}" for c in exc.conflicts)
+        first = str(exc).split("\n", 1)[0]
+        st.error(f"{head} {first}{lines}", icon=":material/block:")
+    elif isinstance(exc, InputError):
+        st.error(f"**Invalid input.** {exc}", icon=":material/error:")
+    else:
+        st.error(f"**{type(exc).__name__}.** {exc}", icon=":material/error:")
+
+
+def guarded(fn: Callable[[], T]) -> T | None:
+    """Run ``fn``; on an exchina error show it and return None (the page stays usable)."""
+    try:
+        return fn()
+    except ExchinaError as exc:
+        show_error(exc)
+        return None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a page needs: the data key, the market, the selected methodology and its text."""
+
+    key: data.DataKey
+    market: Market
+    name: str
+    text: str
+    methodology: Methodology
+
+
+def context() -> Context:
+    """The page context (all cached: cheap on every rerun)."""
+    key = data.data_key()
+    name, text = active()
+    return Context(key, data.market(key), name, text, data.methodology(text))

@@ -1,0 +1,257 @@
+"""Methodology page: start from a shipped methodology, change what matters in a form (nothing is
+solved until it is submitted), check the constraints, run it, and save it as TOML."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from exchina.core.errors import ExchinaError
+from exchina.index.methodology import Methodology
+from exchina.index.rulebook import rulebook_markdown
+from exchina.ui import data, layout
+from exchina.ui.edit import MAX_UPLOAD_BYTES, apply_changes, parse_upload
+from exchina.ui.tables import fmt_metric
+
+FORM_PREFIX = "mf_"
+FLASH_KEY = "methodology_flash"
+SCHEMES = ["capped_mcap", "equal", "min_variance", "max_diversification", "risk_parity"]
+STAGES = ["mining", "separation_refining", "metal_alloy", "magnet", "recycling"]
+
+
+def _reset_form() -> None:
+    for k in [k for k in st.session_state if str(k).startswith(FORM_PREFIX)]:
+        del st.session_state[k]
+
+
+def _bounds_frame(m: Methodology) -> pd.DataFrame:
+    rows = {k: (lo, hi) for k, (lo, hi) in m.constraints.stage_bounds.items()}
+    for s in STAGES:
+        if not any(s in re.split(r"[+]", k) for k in rows):
+            rows[s] = (0.0, 1.0)
+    return pd.DataFrame(
+        [(k, 100 * lo, 100 * hi) for k, (lo, hi) in rows.items()],
+        columns=["stage", "lower %", "upper %"],
+    )
+
+
+def _form(base: Methodology) -> dict | None:
+    """The edit form; returns the changes when submitted."""
+    u, c, w, s, k = base.universe, base.constraints, base.weighting, base.schedule, base.costs
+    with st.form("methodology_form"):
+        name = st.text_input("Index name", value=base.name, key=FORM_PREFIX + "name")
+        st.markdown("**Chinese exposure**")
+        a, b, cc = st.columns(3)
+        no_screen = a.checkbox(
+            "No China-score screen", value=u.max_china_score is None, key=FORM_PREFIX + "noscreen"
+        )
+        threshold = a.slider(
+            "Max China score to enter (0-100)",
+            0.0,
+            100.0,
+            value=float(u.max_china_score if u.max_china_score is not None else 40.0),
+            step=1.0,
+            key=FORM_PREFIX + "threshold",
+        )
+        flags = b.checkbox(
+            "Hard China flags exclude (domicile, listing, state holder)",
+            value=u.exclude_china_flags,
+            key=FORM_PREFIX + "flags",
+        )
+        budget_on = cc.checkbox(
+            "Cap the weighted China score",
+            value=c.max_china_score_avg is not None,
+            key=FORM_PREFIX + "budget_on",
+        )
+        budget = cc.number_input(
+            "Weighted China score at most",
+            0.0,
+            100.0,
+            value=float(c.max_china_score_avg if c.max_china_score_avg is not None else 20.0),
+            key=FORM_PREFIX + "budget",
+        )
+        st.markdown("**Stage bounds** (share of index weight, percent)")
+        bounds = st.data_editor(
+            _bounds_frame(base),
+            key=FORM_PREFIX + "bounds",
+            hide_index=True,
+            disabled=["stage"],
+            width="stretch",
+            column_config={
+                "lower %": st.column_config.NumberColumn(min_value=0.0, max_value=100.0),
+                "upper %": st.column_config.NumberColumn(min_value=0.0, max_value=100.0),
+            },
+        )
+        st.markdown("**Caps and weighting**")
+        a, b, cc, d = st.columns(4)
+        max_w = a.number_input(
+            "Max weight per name %",
+            0.5,
+            100.0,
+            value=100 * c.max_weight,
+            step=0.5,
+            key=FORM_PREFIX + "max_weight",
+        )
+        min_w = a.number_input(
+            "Min weight per held name %",
+            0.0,
+            50.0,
+            value=100 * c.min_weight,
+            step=0.1,
+            key=FORM_PREFIX + "min_weight",
+        )
+        ucits = b.checkbox("UCITS 5/10/40", value=c.ucits, key=FORM_PREFIX + "ucits")
+        ric = b.checkbox("US RIC 25/5/50", value=c.ric, key=FORM_PREFIX + "ric")
+        scheme = cc.selectbox(
+            "Weighting scheme",
+            SCHEMES,
+            index=SCHEMES.index(w.scheme) if w.scheme in SCHEMES else 0,
+            key=FORM_PREFIX + "scheme",
+        )
+        freq = d.selectbox(
+            "Rebalance frequency",
+            ["quarterly", "semiannual"],
+            index=["quarterly", "semiannual"].index(s.frequency),
+            key=FORM_PREFIX + "frequency",
+        )
+        st.markdown("**Trading costs**")
+        a, b, cc = st.columns(3)
+        spread = a.number_input(
+            "Spread + commission (bps)", 0.0, 500.0, value=k.spread_bps, key=FORM_PREFIX + "spread"
+        )
+        impact = b.number_input(
+            "Impact at 100% of ADTV (bps)",
+            0.0,
+            2000.0,
+            value=k.impact_bps_at_full_adtv,
+            key=FORM_PREFIX + "impact",
+        )
+        aum = cc.number_input(
+            "Fund size (USD millions)",
+            1.0,
+            100000.0,
+            value=k.aum_usd / 1e6,
+            key=FORM_PREFIX + "aum",
+        )
+        submitted = st.form_submit_button("Check and run", type="primary")
+    if not submitted:
+        return None
+    stage_bounds = {
+        str(r["stage"]): (float(r["lower %"]) / 100, float(r["upper %"]) / 100)
+        for _, r in bounds.iterrows()
+        if (float(r["lower %"]), float(r["upper %"])) != (0.0, 100.0)
+    }
+    schedule: dict = {"frequency": freq}
+    if freq != s.frequency:
+        schedule["months"] = None
+    return {
+        "name": name,
+        "universe": {
+            "max_china_score": None if no_screen else threshold,
+            "exclude_china_flags": flags,
+        },
+        "weighting": {"scheme": scheme},
+        "constraints": {
+            "max_weight": max_w / 100,
+            "min_weight": min_w / 100,
+            "ucits": ucits,
+            "ric": ric,
+            "max_china_score_avg": budget if budget_on else None,
+            "stage_bounds": stage_bounds,
+        },
+        "schedule": schedule,
+        "costs": {"spread_bps": spread, "impact_bps_at_full_adtv": impact, "aum_usd": aum * 1e6},
+    }
+
+
+def _try(m: Methodology, ctx: layout.Context) -> bool:
+    """Check the constraints at the latest rebalance, then run the backtest; on success make it
+    the custom methodology. Errors are shown, and the previous selection stays."""
+    text = data.methodology_text(m)
+    try:
+        data.check_rebalance(text, ctx.key)
+        res = data.backtest(text, ctx.key)
+    except ExchinaError as exc:
+        layout.show_error(exc)
+        return False
+    met = res.metrics()
+    layout.set_custom(m)
+    st.session_state[FLASH_KEY] = (
+        f"**{m.name}** is now the selected methodology on every page: CAGR "
+        f"{fmt_metric('cagr', met['cagr'])}, volatility {fmt_metric('volatility', met['volatility'])}, "
+        f"max drawdown {fmt_metric('max_drawdown', met['max_drawdown'])} "
+        f"({met['rebalances']} rebalances)."
+    )
+    return True
+
+
+def _upload(ctx: layout.Context) -> None:
+    up = st.file_uploader(
+        f"Load a methodology TOML (at most {MAX_UPLOAD_BYTES // 1024} KB)",
+        type=["toml"],
+        key="methodology_upload",
+    )
+    if up is None:
+        return
+    raw = up.getvalue()
+    sig = (up.name, len(raw), hash(raw))
+    if st.session_state.get("methodology_upload_done") == sig:
+        return
+    try:
+        m = parse_upload(raw, up.name)
+    except ExchinaError as exc:
+        layout.show_error(exc)
+        return
+    if _try(m, ctx):
+        st.session_state["methodology_upload_done"] = sig
+        st.rerun()
+
+
+def render() -> None:
+    ctx = layout.context()
+    st.title("Methodology")
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        st.success(flash, icon=":material/check_circle:")
+    opts = layout.choices()
+    names = list(opts)
+    start = st.selectbox(
+        "Start from",
+        names,
+        index=names.index(ctx.name),
+        key="methodology_base",
+        on_change=_reset_form,
+        help="A shipped methodology, or the one you edited or uploaded.",
+    )
+    base = data.methodology(opts[start])
+    changes = _form(base)
+    if changes is not None:
+        try:
+            m = apply_changes(base, changes)
+        except ExchinaError as exc:
+            layout.show_error(exc)
+        else:
+            if _try(m, ctx):
+                st.rerun()
+    with st.expander("Load a methodology file"):
+        _upload(ctx)
+    st.subheader(f"Selected: {ctx.methodology.name}")
+    c1, c2 = st.columns([1, 1])
+    fname = re.sub(r"[^a-z0-9]+", "_", ctx.methodology.name.lower()).strip("_") + ".toml"
+    c1.download_button(
+        "Download methodology (TOML)",
+        ctx.text,
+        file_name=fname,
+        mime="application/toml",
+        key="methodology_download",
+    )
+    c2.caption(f"Hash `{ctx.methodology.digest()[:16]}`; loads with `exchina` as is.")
+    t1, t2 = st.tabs(["Rulebook", "TOML"])
+    t1.markdown(rulebook_markdown(ctx.methodology))
+    t2.code(ctx.text, language="toml")
+
+
+if __name__ == "__main__":
+    render()

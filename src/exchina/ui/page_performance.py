@@ -1,0 +1,165 @@
+"""Performance page: levels, drawdowns, rolling volatility, metrics, calendar-year returns,
+attribution and export-control event windows; several methodologies side by side."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from exchina.backtest import BacktestResult, drawdown_series, event_windows, rolling_volatility
+from exchina.ui import charts, data, layout
+from exchina.ui.tables import metrics_table, yearly_returns
+
+
+def _compare(ctx: layout.Context) -> dict[str, BacktestResult]:
+    opts = layout.choices()
+    default = [ctx.name]
+    bench = ctx.methodology.benchmark.methodology
+    if bench and bench in opts and bench != ctx.name:
+        default.append(bench)
+    picked = st.multiselect(
+        "Methodologies side by side",
+        list(opts),
+        default=default,
+        key="performance_compare",
+        help="Each is backtested once on first use, then cached.",
+    )
+    if ctx.name not in picked:
+        picked = [ctx.name, *picked]
+    out = {}
+    for name in picked:
+        res = layout.guarded(lambda n=name: data.backtest(opts[n], ctx.key))
+        if res is not None:
+            out[name] = res
+    return out
+
+
+def _event_section(res: BacktestResult) -> None:
+    st.subheader("Around China's export-control announcements")
+    if not res.levels["benchmark"].notna().any():
+        st.info("This methodology has no benchmark, so there is no excess return to show.")
+        return
+    ev = data.events()
+    c1, c2 = st.columns(2)
+    pre = c1.slider("Days before", 1, 20, 5, key="events_pre")
+    post = c2.slider("Days after", 5, 60, 20, key="events_post")
+    win = event_windows(res.levels["level_tr"], res.levels["benchmark"], ev, pre, post)
+    if win.empty:
+        st.info("No event falls inside the backtest with room for the window.")
+        return
+    piv = win.pivot_table(index="offset", columns="event_id", values="excess")
+    piv["average"] = piv.mean(axis=1)
+    st.plotly_chart(
+        charts.lines(
+            piv,
+            f"Cumulative excess return vs {res.benchmark_name}, day 0 = announcement",
+            res.label,
+            pct=True,
+        ),
+        key="performance_events",
+    )
+    last = win[win["offset"] == post].merge(ev[["event_id", "title", "source_url"]], on="event_id")
+    st.dataframe(
+        last[["event_date", "title", "index_return", "benchmark_return", "excess", "source_url"]],
+        key="performance_events_table",
+        width="stretch",
+        hide_index=True,
+        column_config={
+            "event_date": st.column_config.DateColumn("Date"),
+            "index_return": st.column_config.NumberColumn(f"Index to +{post}d", format="percent"),
+            "benchmark_return": st.column_config.NumberColumn(
+                f"Benchmark to +{post}d", format="percent"
+            ),
+            "excess": st.column_config.NumberColumn("Excess", format="percent"),
+            "source_url": st.column_config.LinkColumn("Source", display_text="source"),
+        },
+    )
+
+
+def render() -> None:
+    ctx = layout.context()
+    st.title("Performance")
+    results = _compare(ctx)
+    if ctx.name not in results:
+        return
+    main = results[ctx.name]
+    src = main.label
+    levels = pd.DataFrame({n: r.levels["level_tr"] for n, r in results.items()})
+    if main.levels["benchmark"].notna().any():
+        levels[main.benchmark_name or "benchmark"] = main.levels["benchmark"]
+
+    c1, c2 = st.columns([1, 3])
+    log = c1.toggle("Log scale", value=True, key="performance_log")
+    window = c2.select_slider(
+        "Rolling volatility window (trading days)", [21, 63, 126, 252], 63, key="performance_vol"
+    )
+    st.plotly_chart(
+        charts.lines(levels, "Index levels (USD, total return)", src, log=log),
+        key="performance_levels",
+    )
+    left, right = st.columns(2)
+    dd = pd.DataFrame({n: drawdown_series(levels[n].dropna(), n) for n in levels})
+    left.plotly_chart(
+        charts.lines(dd, "Drawdown from the running peak", src, pct=True),
+        key="performance_drawdown",
+    )
+    vol = pd.DataFrame(
+        {n: rolling_volatility(levels[n].dropna(), window, column=n) for n in levels}
+    )
+    right.plotly_chart(
+        charts.lines(vol, f"Rolling volatility ({window} days, annualised)", src, pct=True),
+        key="performance_vol_chart",
+    )
+
+    st.subheader("Metrics")
+    st.caption(
+        "Total-return levels in USD; 252 periods a year, zero risk-free rate; against each "
+        "methodology's own benchmark."
+    )
+    st.dataframe(
+        metrics_table({n: r.metrics() for n, r in results.items()}),
+        key="performance_metrics",
+        width="stretch",
+    )
+
+    st.subheader("Calendar-year returns")
+    yr = yearly_returns(levels)
+    st.plotly_chart(
+        charts.bars(yr, "Return by calendar year (last year to date)", src),
+        key="performance_yearly",
+    )
+    st.dataframe(
+        yr.sort_index(ascending=False),
+        key="performance_yearly_table",
+        width="stretch",
+        column_config={c: st.column_config.NumberColumn(format="percent") for c in yr.columns},
+    )
+
+    st.subheader(f"Attribution: {ctx.methodology.name}")
+    by = st.radio(
+        "By",
+        ["primary_stage", "country"],
+        horizontal=True,
+        key="performance_attr_by",
+        format_func=lambda x: "stage" if x == "primary_stage" else x,
+    )
+    att = main.attribution(by)
+    if not att.empty:
+        piv = att.pivot_table(
+            index="period_start", columns="group", values="contribution", aggfunc="sum"
+        )
+        piv.index = pd.DatetimeIndex(piv.index).strftime("%Y-%m-%d")
+        st.plotly_chart(
+            charts.bars(
+                piv,
+                "Contribution to each holding period's price return (before costs)",
+                src,
+                barmode="relative",
+            ),
+            key="performance_attribution",
+        )
+    _event_section(main)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,98 @@
+"""Which exposure facts count at a date, and by how much.
+
+Point in time: at date ``t`` only facts already public (``known_from <= t``) are seen. Of those, a
+fact is *in force* when ``effective_from <= t`` and (``effective_to`` empty or ``t <
+effective_to``); *ended* when ``effective_to <= t`` (it still counts, decaying with a half-life);
+*pending* when it is known but not yet effective (shown, never counted).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from exchina.universe.rules import ChinaScoreRules
+
+DAYS_PER_YEAR = 365.25
+GRADE_QUALITY: dict[str, float] = {"A": 1.0, "B": 0.8, "C": 0.5}
+# The state-linked holder's percent is also evidence of Chinese ownership (graded factor).
+GRADED_AS: dict[str, str] = {"chinese_state_holder_pct": "chinese_ownership_pct"}
+_PCT = ("chinese_ownership_pct", "chinese_state_holder_pct")
+_ONE_DAY = np.timedelta64(1, "D")
+
+
+def facts_in_force(facts: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFrame:
+    """The facts in force and known at ``date`` (a row subset of ``facts``)."""
+    t = pd.Timestamp(date)
+    mask = (
+        (facts["known_from"] <= t)
+        & (facts["effective_from"] <= t)
+        & (facts["effective_to"].isna() | (t < facts["effective_to"]))
+    )
+    return facts.loc[mask]
+
+
+def fact_arrays(
+    facts: pd.DataFrame, date: str | pd.Timestamp, rules: ChinaScoreRules
+) -> dict[str, np.ndarray]:
+    """Numpy columns for the facts known at ``date`` (see ``annotate_facts``), plus ``row``:
+    their positions in ``facts``. The scorer's fast path; ``annotate_facts`` wraps it."""
+    t = np.datetime64(pd.Timestamp(date).to_datetime64(), "ns")
+    known = facts["known_from"].to_numpy() <= t
+    row = np.flatnonzero(known)
+    start = facts["effective_from"].to_numpy()[row]
+    end = facts["effective_to"].to_numpy()[row]
+    started = start <= t
+    ended = ~np.isnat(end) & (end <= t) & started
+    years_ended = np.where(ended, (t - end) / _ONE_DAY / DAYS_PER_YEAR, 0.0)
+    decay = np.where(ended, 0.5 ** (years_ended / rules.ended_half_life_years), 1.0)
+    age = (t - facts["source_date"].to_numpy()[row]) / _ONE_DAY / DAYS_PER_YEAR
+    stale = age > rules.stale_after_years
+    multiplier = np.where(started, decay * np.where(stale, rules.stale_discount, 1.0), 0.0)
+    factor = facts["factor"].to_numpy(dtype=object)[row]
+    value = facts["value"].to_numpy(dtype=float)[row]
+    scaled = np.where(
+        np.isin(factor, _PCT),
+        np.minimum(value / rules.ownership_full_scale_pct, 1.0),
+        np.clip(value, 0.0, 1.0),
+    )
+    status = np.select([~started, ended], ["pending", "ended"], "in_force").astype(object)
+    grades = facts["evidence_grade"].to_numpy(dtype=object)[row]
+    return {
+        "row": row,
+        "company_id": facts["company_id"].to_numpy(dtype=object)[row],
+        "factor": factor,
+        "value": value,
+        "counterparty": facts["counterparty"].to_numpy(dtype=object)[row],
+        "status": status,
+        "in_force": status == "in_force",
+        "age_years": age,
+        "years_ended": years_ended,
+        "decay": decay,
+        "stale": stale,
+        "multiplier": multiplier,
+        "scaled": scaled,
+        "effective": scaled * multiplier,
+        "graded_factor": np.array([GRADED_AS.get(f, f) for f in factor], dtype=object),
+        "quality": np.array([GRADE_QUALITY[g] for g in grades], dtype=float),
+    }
+
+
+def annotate_facts(
+    facts: pd.DataFrame, date: str | pd.Timestamp, rules: ChinaScoreRules
+) -> pd.DataFrame:
+    """Facts known at ``date`` with how much each counts.
+
+    Adds ``status`` (in_force | ended | pending), ``in_force``, ``age_years`` (since
+    ``source_date``; negative if the source postdates ``date``), ``years_ended``, ``decay``
+    (``0.5 ** (years_ended / ended_half_life_years)`` for ended facts, else 1), ``stale``
+    (source older than ``stale_after_years``), ``multiplier`` (decay x stale discount; 0 when
+    pending), ``scaled`` (value mapped to [0, 1]: percents / ``ownership_full_scale_pct`` capped at
+    1, shares as is, flags 1/0), ``effective`` (scaled x multiplier), ``graded_factor`` and
+    ``quality`` (evidence grade A=1, B=0.8, C=0.5).
+    """
+    arrays = fact_arrays(facts, date, rules)
+    row = arrays.pop("row")
+    for col in ("company_id", "factor", "value", "counterparty"):
+        arrays.pop(col)
+    return facts.iloc[row].assign(**arrays)

@@ -1,0 +1,189 @@
+"""The Chinese-exposure score (0-100) with a confidence figure, from dated facts.
+
+* Hard flags (in force at ``t``): Chinese domicile or primary listing (from a fact, or from the
+  master: country CN/HK/MO, ticker on Shanghai, Shenzhen, Beijing or Hong Kong, unless a dated
+  fact of that factor exists), a Chinese
+  state-linked holder at or above ``state_holder_threshold_pct``, a Chinese largest holder (when
+  ``largest_holder_flag``). A flagged company scores 100.
+* Graded: for each weighted factor, the largest ``effective`` value over its facts (in force or
+  ended; see ``annotate_facts``); ``chinese_state_holder_pct`` facts also count as
+  ``chinese_ownership_pct``. ``graded_score = 100 x sum(w x v) / sum(w)``.
+* Unknown (a weighted factor with no fact): ``penalize`` counts it as ``unknown_value``;
+  ``neutral`` and ``exclude`` count it as 0 (``exclude`` makes the company ineligible in
+  ``build_universe``). Never silently zero: the factor is listed in ``unknown_factors``.
+* Confidence = ``sum(w x k x q) / sum(w)``: ``k`` the factor's largest fact multiplier (1 for a
+  current fact, less for an ended or stale one, 0 when unknown), ``q`` the evidence quality of the
+  fact that set the value. Equivalently coverage x weight-averaged quality. A flagged company's
+  confidence is the best quality among its flag facts (1 for flags read from the master).
+* Allied backing (``allied_backing`` facts in force): summed USD millions and the backers. It is
+  reported to rank with, never subtracted from the score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from exchina.universe.facts import fact_arrays
+from exchina.universe.rules import BACKING_FACTOR, ChinaScoreRules
+
+CHINA_COUNTRIES = frozenset({"CN", "HK", "MO"})
+CHINA_TICKER_SUFFIXES = (".SS", ".SZ", ".BJ", ".HK")
+MASTER_FLAG_FACTORS = ("domicile_china", "primary_listing_china")
+SCORE_COLUMNS = [
+    "china_score",
+    "graded_score",
+    "confidence",
+    "china_flags",
+    "unknown_factors",
+    "allied_backing_usd_m",
+    "allied_backers",
+]
+
+
+def flag_mask(fa: Mapping[str, np.ndarray], rules: ChinaScoreRules) -> np.ndarray:
+    """Which facts (``fact_arrays`` or ``annotate_facts`` columns) raise a hard flag: in force
+    only."""
+    factor = np.asarray(fa["factor"], dtype=object)
+    value = np.asarray(fa["value"], dtype=float)
+    flag = (
+        np.isin(factor, MASTER_FLAG_FACTORS) & (value == 1.0)
+        | (factor == "chinese_state_holder_pct") & (value >= rules.state_holder_threshold_pct)
+        | (factor == "chinese_largest_holder") & (value == 1.0) & rules.largest_holder_flag
+    )
+    return flag & np.asarray(fa["in_force"], dtype=bool)
+
+
+def master_flags(
+    companies: pd.DataFrame, fa: Mapping[str, np.ndarray] | None = None
+) -> list[tuple[str, str]]:
+    """Hard flags read from the company master: (company_id, factor) pairs.
+
+    The master is undated, so a dated fact of the same factor (in force or ended at the date,
+    in ``fa``) takes precedence: a company that moved its domicile is flagged only while its
+    ``domicile_china`` fact says so.
+    """
+    ids = companies["company_id"].to_numpy(dtype=object)
+    dom = companies["country"].isin(CHINA_COUNTRIES).to_numpy()
+    lst = companies["ticker"].str.upper().str.endswith(CHINA_TICKER_SUFFIXES).to_numpy()
+    pairs = [(c, "domicile_china") for c in ids[dom]]
+    pairs += [(c, "primary_listing_china") for c in ids[lst]]
+    if fa is not None and pairs:
+        counted = np.asarray(fa["status"], dtype=object) != "pending"
+        dated = set(
+            zip(
+                np.asarray(fa["company_id"])[counted],
+                np.asarray(fa["factor"])[counted],
+                strict=True,
+            )
+        )
+        pairs = [p for p in pairs if p not in dated]
+    return pairs
+
+
+def _weights(rules: ChinaScoreRules) -> pd.Series:
+    w = pd.Series(rules.weights, dtype=float)
+    return w[w > 0]
+
+
+def graded_matrices(
+    fa: Mapping[str, np.ndarray], ids: pd.Index, factors: pd.Index
+) -> dict[str, np.ndarray]:
+    """Companies x weighted factors: ``value`` (largest effective value; NaN = unknown), ``k``
+    (largest multiplier), ``q`` (quality of the fact that set the value) and ``setter`` (its
+    position in ``fa``; -1 = none)."""
+    n, m = len(ids), len(factors)
+    ci = ids.get_indexer(fa["company_id"])
+    fi = factors.get_indexer(fa["graded_factor"])
+    sel = np.flatnonzero((fa["status"] != "pending") & (ci >= 0) & (fi >= 0))
+    out = {
+        "value": np.full((n, m), np.nan),
+        "k": np.zeros((n, m)),
+        "q": np.zeros((n, m)),
+        "setter": np.full((n, m), -1),
+    }
+    if sel.size == 0:
+        return out
+    eff, mult, qual = fa["effective"][sel], fa["multiplier"][sel], fa["quality"][sel]
+    order = sel[np.lexsort((-qual, -mult, -eff))]  # best first
+    key = ci[order] * m + fi[order]
+    _, first = np.unique(key, return_index=True)
+    best = order[first]
+    out["value"][ci[best], fi[best]] = fa["effective"][best]
+    out["q"][ci[best], fi[best]] = fa["quality"][best]
+    out["setter"][ci[best], fi[best]] = best
+    np.maximum.at(out["k"], (ci[sel], fi[sel]), fa["multiplier"][sel])
+    return out
+
+
+def score_companies(
+    facts: pd.DataFrame,
+    date: str | pd.Timestamp,
+    rules: ChinaScoreRules | None = None,
+    companies: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Score every company at ``date`` (see the module docstring for the method).
+
+    Indexed by ``company_id``: the companies in ``companies`` when given (also the source of
+    master flags), else those with facts. Columns: ``SCORE_COLUMNS``.
+    """
+    rules = rules or ChinaScoreRules()
+    fa = fact_arrays(facts, date, rules)
+    if companies is not None:
+        ids = pd.Index(companies["company_id"], name="company_id")
+    else:
+        ids = pd.Index(pd.unique(facts["company_id"]), name="company_id")
+    w = _weights(rules)
+    g = graded_matrices(fa, ids, pd.Index(w.index))
+    unknown = np.isnan(g["value"])
+    fill = rules.unknown_value if rules.unknown_policy == "penalize" else 0.0
+    wv = w.to_numpy()
+    graded_score = 100.0 * (np.where(unknown, fill, g["value"]) @ wv) / wv.sum()
+    confidence = ((g["k"] * g["q"]) @ wv) / wv.sum()
+    names = np.asarray(w.index, dtype=object)
+    unknown_factors = [";".join(names[row]) if row.any() else "" for row in unknown]
+
+    pos = {c: i for i, c in enumerate(ids)}
+    flags: dict[int, dict[str, float]] = {}
+    hit = np.flatnonzero(flag_mask(fa, rules))
+    for c, f, q in zip(fa["company_id"][hit], fa["factor"][hit], fa["quality"][hit], strict=True):
+        if c in pos:
+            d = flags.setdefault(pos[c], {})
+            d[f] = max(d.get(f, 0.0), q)
+    if companies is not None:
+        for c, f in master_flags(companies, fa):
+            flags.setdefault(pos[c], {})[f] = 1.0
+    flag_text = np.full(len(ids), "", dtype=object)
+    conf_out = confidence.copy()
+    score = graded_score.copy()
+    for i, d in flags.items():
+        flag_text[i] = ";".join(sorted(d))
+        conf_out[i] = max(d.values())
+        score[i] = 100.0
+
+    backed = np.zeros(len(ids))
+    backers: dict[int, set[str]] = {}
+    bi = np.flatnonzero((fa["factor"] == BACKING_FACTOR) & fa["in_force"])
+    ci = ids.get_indexer(fa["company_id"][bi])
+    keep = ci >= 0
+    np.add.at(backed, ci[keep], fa["value"][bi][keep])
+    for i, who in zip(ci[keep], fa["counterparty"][bi][keep], strict=True):
+        backers.setdefault(int(i), set()).add(str(who))
+    backer_text = np.full(len(ids), "", dtype=object)
+    for i, names_set in backers.items():
+        backer_text[i] = ";".join(sorted(names_set))
+
+    return pd.DataFrame(
+        {
+            "china_score": score,
+            "graded_score": graded_score,
+            "confidence": conf_out,
+            "china_flags": pd.array(flag_text, dtype="str"),
+            "unknown_factors": pd.array(unknown_factors, dtype="str"),
+            "allied_backing_usd_m": backed,
+            "allied_backers": pd.array(backer_text, dtype="str"),
+        },
+        index=ids,
+    )
