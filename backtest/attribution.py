@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from exchina.backtest.exposures import group_values, universe_at
+from exchina.backtest.exposures import column_for, group_values, snapshots
 
 
 def attribution(
@@ -27,6 +27,7 @@ def attribution(
     last period runs to the last price date)."""
     px = prices_usd.ffill()
     dates = [*weights.index, px.index[-1]]
+    at = snapshots(universe, [column_for(by)])
     rows = []
     for k, start in enumerate(weights.index):
         end = dates[k + 1]
@@ -35,7 +36,7 @@ def attribution(
         w = weights.loc[start]
         w = w[w.fillna(0.0) != 0.0]
         ret = px.loc[end, w.index] / px.loc[start, w.index] - 1.0
-        groups = group_values(universe_at(universe, pd.Timestamp(start)), by).reindex(w.index)
+        groups = group_values(at(pd.Timestamp(start)), by).reindex(w.index)
         frame = pd.DataFrame({"w": w, "c": w * ret, "g": groups.fillna("unknown")})
         for g, part in frame.groupby("g", sort=True):
             wsum = float(part["w"].sum())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,9 @@ from exchina.core.errors import (
     StaleDataError,
 )
 from exchina.core.market import Market
-from exchina.index.methodology import Methodology
+
+if TYPE_CHECKING:  # the index layer (cvxpy) loads when a backtest runs, not on import
+    from exchina.index.methodology import Methodology
 
 ADTV_WINDOW = 63
 
@@ -129,6 +132,8 @@ def resolve_benchmark(
     when ``market`` has it, else its ``[benchmark]`` methodology. ``peer``: the ``[benchmark]``
     methodology, run side by side for the China-exposure comparison (None when it already is the
     benchmark or there is none)."""
+    from exchina.index.methodology import Methodology
+
     b = methodology.benchmark
     peer = _load_reference(b.methodology, relative_to) if b.methodology else None
     bench: str | Methodology | None
@@ -164,6 +169,7 @@ def run_backtest(
     A rebalance the index layer cannot make (infeasible, stale or missing data) keeps the
     holdings and is noted; if none succeeds the last error is raised."""
     from exchina.index import rebalance
+    from exchina.index.methodology import Methodology
     from exchina.index.schedule import rebalance_dates
     from exchina.universe import load_companies, load_facts
 

@@ -7,28 +7,48 @@ it), so each rebalance is described by what was known at that rebalance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
-
-from exchina.index.exposures import china_band as _band
 
 
 def china_band(score: pd.Series) -> pd.Series:
     """The Chinese-exposure band of each 0-100 China score, labelled as the index layer labels
     them (``0-10``, ``10-25``, ``25-50``, ``50-100``; NaN -> ``unknown``)."""
-    bands = [_band(float(v)) for v in score.astype(float)]
+    from exchina.index.exposures import china_band as band
+
+    bands = [band(float(v)) for v in score.astype(float)]
     return pd.Series(bands, index=score.index, dtype="string", name="china_band")
+
+
+def snapshots(universe: pd.DataFrame, columns: list[str]) -> Callable[[pd.Timestamp], pd.DataFrame]:
+    """A lookup ``date -> universe frame (indexed by ticker, only ``columns``)`` describing the names
+    at ``date``: the latest snapshot on or before it (the first one for earlier dates)."""
+    cols = [c for c in columns if c in universe.columns]
+    if "date" not in universe.columns:
+        static = universe[cols]
+        return lambda date: static
+    frames = {
+        pd.Timestamp(d): g.set_index("ticker")[cols]
+        for d, g in universe[["date", "ticker", *cols]].groupby("date", sort=True)
+    }
+    dates = pd.DatetimeIndex(list(frames))
+
+    def at(date: pd.Timestamp) -> pd.DataFrame:
+        pos = max(int(dates.searchsorted(pd.Timestamp(date), side="right")) - 1, 0)
+        return frames[dates[pos]]
+
+    return at
 
 
 def universe_at(universe: pd.DataFrame, date: pd.Timestamp) -> pd.DataFrame:
     """The universe frame (indexed by ticker) describing names at ``date``."""
-    if "date" not in universe.columns:
-        return universe
-    known = universe.loc[universe["date"] <= date]
-    if known.empty:
-        known = universe.loc[universe["date"] == universe["date"].min()]
-    last = known["date"].max()
-    return known.loc[known["date"] == last].set_index("ticker")
+    return snapshots(universe, [c for c in universe.columns if c not in ("date", "ticker")])(date)
+
+
+def column_for(by: str) -> str:
+    return "china_score" if by == "china_band" else by
 
 
 def group_values(universe: pd.DataFrame, by: str) -> pd.Series:
@@ -45,10 +65,11 @@ def exposures(
     """Sum of weights per group (``primary_stage``, ``country``, ``china_band`` or any universe
     column) at each row of ``weights`` (date x ticker); names the universe does not describe
     count as 'unknown'. Rows sum to the row's total weight."""
+    at = snapshots(universe, [column_for(by)])
     rows = {}
     for date, w in weights.iterrows():
         w = w[w.fillna(0.0) != 0.0]
-        groups = group_values(universe_at(universe, pd.Timestamp(date)), by).reindex(w.index)
+        groups = group_values(at(pd.Timestamp(date)), by).reindex(w.index)
         rows[date] = w.groupby(groups.fillna("unknown")).sum()
     out = pd.DataFrame(rows).T.fillna(0.0).sort_index(axis=1)
     out.index = pd.DatetimeIndex(out.index, name="date")
@@ -58,10 +79,11 @@ def exposures(
 
 def china_exposure(weights: pd.DataFrame, universe: pd.DataFrame) -> pd.Series:
     """Weighted average China score (0-100) of each row of ``weights``, over names with a score."""
+    at = snapshots(universe, ["china_score"])
     out = {}
     for date, w in weights.iterrows():
         w = w[w.fillna(0.0) != 0.0]
-        score = universe_at(universe, pd.Timestamp(date))["china_score"].reindex(w.index)
+        score = at(pd.Timestamp(date))["china_score"].reindex(w.index)
         known = score.notna()
         out[date] = (
             float((w[known] * score[known]).sum() / w[known].sum()) if known.any() else np.nan

@@ -10,14 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
 
 from exchina.backtest.events import event_windows
 from exchina.backtest.metrics import drawdown_series, rolling_volatility
 from exchina.backtest.result import BacktestResult
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 _PCT = {
     "total_return",
@@ -51,6 +53,8 @@ class _Charts:
         self.parts: list[str] = []
 
     def add(self, fig: go.Figure, title: str) -> None:
+        import plotly.io as pio
+
         fig.update_layout(
             title={"text": f"{title}<br><sup>{html.escape(self.source)}</sup>"},
             template="plotly_white",
@@ -63,6 +67,8 @@ class _Charts:
 
 
 def _lines(frame: pd.DataFrame, pct: bool = False) -> go.Figure:
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for col in frame.columns:
         fig.add_trace(go.Scatter(x=frame.index, y=frame[col], mode="lines", name=str(col)))
@@ -72,6 +78,8 @@ def _lines(frame: pd.DataFrame, pct: bool = False) -> go.Figure:
 
 
 def _stacked(frame: pd.DataFrame) -> go.Figure:
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     for col in frame.columns:
         fig.add_trace(go.Bar(x=frame.index, y=frame[col], name=str(col)))
@@ -102,7 +110,13 @@ def render_report(
     cols = [
         c for c in ("level_pr", "level_tr", "benchmark", "peer") if c in lv and lv[c].notna().any()
     ]
-    charts.add(_lines(lv[cols]), f"{result.methodology}: index level (USD)")
+    names = {
+        "level_pr": "index, price return",
+        "level_tr": "index, total return",
+        "benchmark": f"benchmark: {result.benchmark_name}",
+        "peer": f"peer: {result.peer_name}",
+    }
+    charts.add(_lines(lv[cols].rename(columns=names)), f"{result.methodology}: index level (USD)")
     dd = pd.DataFrame({"index": drawdown_series(lv)})
     if "benchmark" in cols:
         dd["benchmark"] = drawdown_series(lv["benchmark"].dropna())

@@ -226,6 +226,22 @@ def backtest_metrics(
     return out
 
 
+def backtest_metric_names() -> list[str]:
+    """The metrics ``backtest_metrics`` reports (what ``--metric`` may name), found by running
+    the metric functions on a small made-up level series rather than kept as a list by hand."""
+    from exchina.backtest.metrics import performance_metrics
+
+    idx = pd.bdate_range("2020-01-01", periods=300, name="date")
+    up = pd.Series(range(300), index=idx, dtype=float)
+    levels = pd.DataFrame({"level_pr": 100 + up % 7 + up / 10, "level_tr": 100 + up % 5 + up / 9})
+    flows = pd.Series([0.5, 0.2, 0.1], index=idx[[0, 100, 200]])
+    out = performance_metrics(levels, None, 252, 0.0, turnover=flows, cost=flows / 100)
+    names = {k for k, v in out.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    names |= {"cagr_price_return", "rebalances", "seconds"}
+    names |= {"time_rebalance_s", "time_simulate_and_data_s"}
+    return sorted(names)
+
+
 def run_variant(
     variant: Variant,
     market: Market,
@@ -339,6 +355,8 @@ def run_sweep(
 
     if not variants:
         raise InputError("the grid has no variants", field="parameters")
+    if task is backtest_metrics and metric not in (names := backtest_metric_names()):
+        raise InputError(f"unknown metric {metric!r}; choose one of {names}", field="metric")
     if client is None:
         with dask_client(scheduler, workers) as own:
             return run_sweep(
@@ -377,7 +395,7 @@ def run_sweep(
     table = _order(rows, variants)
     table["data_source"] = market.label
     table["synthetic"] = market.synthetic
-    n_workers = len(client.scheduler_info().get("workers", {})) or 1
+    n_workers = len(client.nthreads()) or 1
     lowest = metric in LOWER_IS_BETTER
     return SweepResult(
         table=table,

@@ -22,15 +22,17 @@ Output layout (``out_dir``)::
                        manifest.json        (inputs, data as-of dates, source label, versions,
                                              fingerprint, sha256 of every output, warnings)
     2025-12-19/rev-002/...                  a later run whose inputs changed; rev-001 is kept
-    2025-12-19/latest                       text "rev-002": the current revision of that date
-    latest                                  text "2025-12-19/rev-002": the newest dated revision
+    latest                                  the committed revision of each effective date, one
+                                            "2025-12-19/rev-002" line per date, newest first
+                                            (``head -1 latest`` is the current index)
     .lock                                   held while a run is in progress
 
-A revision is built in a hidden temporary folder and renamed into place once every file and the
-manifest are on disk (fsync'd); the pointers are then replaced atomically. A crash at any point
-leaves the previous state complete; the next run deletes leftover temporaries and, if a complete
-revision newer than the pointer exists (a crash between the rename and the pointer update), moves
-the pointer forward to it after checking its checksums.
+A revision is built in a hidden temporary folder, fsync'd, and renamed into place complete; then
+``latest`` is replaced atomically, the single commit point. A crash at any moment leaves
+``latest`` naming complete revisions only (the old state, or the new one). The next run deletes
+leftover temporaries; a complete revision that a crash left uncommitted is committed by the next
+run whose inputs give the same fingerprint (otherwise it stays, unreferenced, beside the next
+revision number).
 """
 
 from __future__ import annotations
@@ -200,6 +202,44 @@ def stale_tickers(
     return dict(sorted(out.items()))
 
 
+def fx_last_dates(
+    market: Market, cutoff: pd.Timestamp, store: MarketStore | None = None
+) -> dict[str, pd.Timestamp]:
+    """Date of the latest FX quote on or before ``cutoff`` per currency (``USD`` excluded).
+
+    From the store's raw FX rows when given (``Market.fx`` is forward-filled onto the price
+    dates, which would hide a failed FX download), else from the market's own FX frame.
+    """
+    if store is not None:
+        raw = store.read_fx(end=cutoff)
+        last = raw.groupby("currency")["date"].max()
+        return {str(c): pd.Timestamp(d) for c, d in last.items()}
+    fx = market.fx.loc[:cutoff].drop(columns="USD", errors="ignore")
+    return {str(c): pd.Timestamp(s.last_valid_index()) for c, s in fx.items() if s.notna().any()}
+
+
+def stale_fx(
+    universe: pd.DataFrame,
+    market: Market,
+    fx_last: dict[str, pd.Timestamp],
+    cutoff: pd.Timestamp,
+    max_age_days: int,
+) -> dict[str, str]:
+    """FX series (as Yahoo tickers, ``AUDUSD=X``) needed by eligible companies whose latest quote
+    is more than ``max_age_days`` business days before ``cutoff``: ticker -> last date."""
+    from exchina.core.fx import fx_ticker
+
+    eligible = [str(t) for t in universe.index[universe["eligible"].astype(bool)]]
+    needed = sorted({str(c) for c in market.currency.reindex(eligible).dropna()} - {"USD"})
+    oldest_ok = pd.Timestamp(cutoff) - pd.offsets.BDay(max_age_days)
+    out = {}
+    for c in needed:
+        d = fx_last.get(c)
+        if d is None or d < oldest_ok:
+            out[fx_ticker(c)] = "none" if d is None else f"{d:%Y-%m-%d}"
+    return out
+
+
 # ------------------------------------------------------------------------------ output folder
 
 
@@ -240,11 +280,26 @@ def _revisions(date_dir: Path) -> list[tuple[int, Path]]:
     return sorted(revs)
 
 
-def _read_pointer(path: Path) -> str | None:
+def read_state(out_dir: str | Path) -> dict[str, str]:
+    """The committed revisions: effective date -> revision name, from the ``latest`` file
+    (one ``YYYY-MM-DD/rev-NNN`` line per date, newest date first; empty if none)."""
     try:
-        return path.read_text(encoding="utf-8").strip() or None
+        text = (Path(out_dir) / POINTER).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        return {}
+    state = {}
+    for line in filter(None, (x.strip() for x in text.splitlines())):
+        day, _, rev = line.partition("/")
+        if not (_DAY.match(day) and _REV.match(rev)):
+            raise InputError(f"not a revision line: {line!r}", file=Path(out_dir) / POINTER)
+        state[day] = rev
+    return state
+
+
+def _commit(out: Path, state: dict[str, str]) -> None:
+    """Replace the ``latest`` file in one atomic step: the single commit point of a run."""
+    lines = [f"{day}/{state[day]}" for day in sorted(state, reverse=True)]
+    _write_atomic(out / POINTER, ("\n".join(lines) + "\n").encode())
 
 
 def verify_revision(folder: str | Path) -> list[str]:
@@ -269,37 +324,31 @@ def verify_revision(folder: str | Path) -> list[str]:
 
 
 def current_revision(out_dir: str | Path, date: str | pd.Timestamp | None = None) -> Path | None:
-    """The revision folder the ``latest`` pointer names: of ``date`` (an effective date), or the
-    newest of the whole output folder when ``date`` is None."""
-    out = Path(out_dir)
-    if date is None:
-        target = _read_pointer(out / POINTER)
-        return out / target if target else None
-    date_dir = out / f"{pd.Timestamp(date):%Y-%m-%d}"
-    target = _read_pointer(date_dir / POINTER)
-    return date_dir / target if target else None
+    """The committed revision folder of ``date`` (an effective date), or of the newest date when
+    ``date`` is None; None when there is none."""
+    state = read_state(out_dir)
+    if not state:
+        return None
+    day = max(state) if date is None else f"{pd.Timestamp(date):%Y-%m-%d}"
+    return Path(out_dir) / day / state[day] if day in state else None
 
 
 def verify_output(out_dir: str | Path) -> list[str]:
-    """Check a whole output folder: each dated pointer names an intact revision, every revision
-    is intact and the top-level pointer names the newest dated current revision."""
+    """Check a whole output folder: the ``latest`` file parses and names existing revisions, and
+    every revision folder (committed or left uncommitted by an interrupted run) is intact."""
     out = Path(out_dir)
-    problems: list[str] = []
-    newest = None
+    try:
+        state = read_state(out)
+    except InputError as exc:
+        return [str(exc)]
+    problems = [
+        f"{out / POINTER}: names missing revision {day}/{rev}"
+        for day, rev in state.items()
+        if not (out / day / rev).is_dir()
+    ]
     for date_dir in sorted(p for p in out.iterdir() if p.is_dir() and _DAY.match(p.name)):
         for _, rev in _revisions(date_dir):
             problems += verify_revision(rev)
-        target = _read_pointer(date_dir / POINTER)
-        if target is None:
-            if _revisions(date_dir):
-                problems.append(f"{date_dir}: revisions but no {POINTER} pointer")
-            continue
-        if not (date_dir / target).is_dir():
-            problems.append(f"{date_dir / POINTER}: names missing revision {target}")
-        newest = f"{date_dir.name}/{target}"
-    top = _read_pointer(out / POINTER)
-    if top != newest:
-        problems.append(f"{out / POINTER}: is {top!r}, expected {newest!r}")
     return problems
 
 
@@ -315,47 +364,34 @@ def _clean_temporaries(out: Path, log: RunLog) -> None:
                 log.warning("recover.removed_temporary", path=p)
 
 
-def _recover_pointer(date_dir: Path, log: RunLog) -> None:
-    """Point ``latest`` at the newest intact revision when a crash stopped before it moved."""
-    target = _read_pointer(date_dir / POINTER)
-    current = int(_REV.match(target).group(1)) if target and _REV.match(target) else 0
+def _uncommitted_match(date_dir: Path, committed: str | None, fingerprint: str) -> Path | None:
+    """An intact revision newer than the committed one with the same input fingerprint: the
+    output of a run killed after its revision was complete but before the commit."""
+    current = int(_REV.match(committed).group(1)) if committed else 0
     for n, rev in reversed(_revisions(date_dir)):
         if n <= current:
             break
-        if not verify_revision(rev):
-            _write_atomic(date_dir / POINTER, f"{rev.name}\n".encode())
-            log.warning("recover.pointer_moved", folder=date_dir, revision=rev.name)
-            return
-
-
-def _update_top_pointer(out: Path) -> None:
-    newest = None
-    for date_dir in sorted(p for p in out.iterdir() if p.is_dir() and _DAY.match(p.name)):
-        target = _read_pointer(date_dir / POINTER)
-        if target:
-            newest = f"{date_dir.name}/{target}"
-    if newest is not None and _read_pointer(out / POINTER) != newest:
-        _write_atomic(out / POINTER, f"{newest}\n".encode())
+        if verify_revision(rev):
+            continue
+        manifest = json.loads((rev / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("fingerprint", {}).get("value") == fingerprint:
+            return rev
+    return None
 
 
 def _previous_holdings(out: Path, effective: pd.Timestamp) -> tuple[pd.Series | None, dict | None]:
     """Weights of the current revision of the latest earlier effective date in ``out``."""
-    earlier = sorted(
-        p
-        for p in (out.iterdir() if out.is_dir() else [])
-        if p.is_dir() and _DAY.match(p.name) and p.name < f"{effective:%Y-%m-%d}"
+    state = read_state(out)
+    earlier = [day for day in state if day < f"{effective:%Y-%m-%d}"]
+    if not earlier:
+        return None, None
+    day = max(earlier)
+    path = out / day / state[day] / "constituents.csv"
+    frame = pd.read_csv(path, dtype={"ticker": "string"})
+    weights = pd.Series(
+        frame["weight"].to_numpy(float), index=frame["ticker"].astype(str), name="weight"
     )
-    for date_dir in reversed(earlier):
-        target = _read_pointer(date_dir / POINTER)
-        if not target:
-            continue
-        path = date_dir / target / "constituents.csv"
-        frame = pd.read_csv(path, dtype={"ticker": "string"})
-        weights = pd.Series(
-            frame["weight"].to_numpy(float), index=frame["ticker"].astype(str), name="weight"
-        )
-        return weights, {"revision": f"{date_dir.name}/{target}", "sha256": sha256_file(path)}
-    return None, None
+    return weights, {"revision": f"{day}/{state[day]}", "sha256": sha256_file(path)}
 
 
 # ------------------------------------------------------------------------------ the run
@@ -532,9 +568,6 @@ def _locked_run(
     from exchina.universe import build_universe
 
     _clean_temporaries(out, log)
-    for date_dir in (p for p in out.iterdir() if p.is_dir() and _DAY.match(p.name)):
-        _recover_pointer(date_dir, log)
-    _update_top_pointer(out)
 
     warnings: list[str] = []
     st = MarketStore(store, lock_timeout=lock_timeout)
@@ -567,12 +600,14 @@ def _locked_run(
         facts=frames["facts"],
     )
     max_age = meth.schedule.max_price_age_days
+    fx_last = fx_last_dates(market, review, st if resolved == "store" else None)
     stale = stale_tickers(universe, market, review, max_age)
+    stale |= stale_fx(universe, market, fx_last, review, max_age)
     if stale:
         detail = ", ".join(f"{tk} (last {d})" for tk, d in stale.items())
         msg = (
-            f"{len(stale)} eligible compan{'y has' if len(stale) == 1 else 'ies have'} no price "
-            f"within {max_age} business days before the cut-off {review.date()}: {detail}"
+            f"{len(stale)} price or FX series of eligible companies ha{'s' if len(stale) == 1 else 've'} "
+            f"no quote within {max_age} business days before the cut-off {review.date()}: {detail}"
         )
         if not allow_stale:
             log.error("data.stale", tickers=list(stale), cutoff=review.date(), max_age_days=max_age)
@@ -595,21 +630,35 @@ def _locked_run(
         "allow_stale": allow_stale,
     }
     fingerprint = _fingerprint(parts)
-    date_dir = out / f"{effective:%Y-%m-%d}"
+    day = f"{effective:%Y-%m-%d}"
+    date_dir = out / day
+    state = read_state(out)
+    failures = refreshed["failures"] if refreshed else {}
     current = current_revision(out, effective)
     if current is not None:
         old = json.loads((current / MANIFEST).read_text(encoding="utf-8"))
         if old.get("fingerprint", {}).get("value") == fingerprint:
-            _update_top_pointer(out)
             msg = (
-                f"{current.relative_to(out)} already holds this rebalance (same methodology, "
-                "data, reference files and code); nothing written"
+                f"{day}/{current.name} already holds this rebalance (same methodology, data, "
+                "reference files and code); nothing written"
             )
             log.info("run.unchanged", folder=current, fingerprint=fingerprint)
             return ScheduledRun(
                 "unchanged", t, msg, effective, review, current, old, old.get("warnings", []),
-                refreshed["failures"] if refreshed else {},
+                failures,
             )  # fmt: skip
+    orphan = _uncommitted_match(date_dir, state.get(day), fingerprint)
+    if orphan is not None:
+        _commit(out, {**state, day: orphan.name})
+        manifest = json.loads((orphan / MANIFEST).read_text(encoding="utf-8"))
+        msg = (
+            f"committed {day}/{orphan.name}, completed by an interrupted run with the same "
+            "inputs; nothing recomputed"
+        )
+        log.warning("recover.committed", folder=orphan, fingerprint=fingerprint)
+        return ScheduledRun(
+            "written", t, msg, effective, review, orphan, manifest, manifest["warnings"], failures
+        )
 
     result = rebalance(
         effective,
@@ -654,11 +703,7 @@ def _locked_run(
             "synthetic": bool(market.synthetic),
             "market_as_of": f"{market.as_of:%Y-%m-%d}",
             "cutoff_prices_as_of": f"{cut.as_of:%Y-%m-%d}",
-            "fx_as_of": {
-                str(c): f"{s.last_valid_index():%Y-%m-%d}"
-                for c, s in market.fx.items()
-                if s.last_valid_index() is not None
-            },
+            "fx_as_of_cutoff": {c: f"{d:%Y-%m-%d}" for c, d in sorted(fx_last.items())},
             "eligible_last_price": {
                 tk: f"{d:%Y-%m-%d}"
                 for tk, d in cut.last_price_date(
@@ -680,23 +725,21 @@ def _locked_run(
         f"{effective.date()} ({market.label})"
     )
     log.info("run.written", folder=folder, revision=folder.name, fingerprint=fingerprint)
-    return ScheduledRun(
-        "written", t, msg, effective, review, folder, manifest, warnings,
-        refreshed["failures"] if refreshed else {},
-    )  # fmt: skip
+    return ScheduledRun("written", t, msg, effective, review, folder, manifest, warnings, failures)
 
 
 def _write_revision(
     out: Path, date_dir: Path, result: RebalanceResult, manifest: dict[str, Any], log: RunLog
 ) -> Path:
-    """Build the revision in a hidden folder, rename it into place, then move the pointers."""
+    """Build the revision in a hidden folder, rename it into place, then commit ``latest``."""
     date_dir.mkdir(parents=True, exist_ok=True)
     revs = _revisions(date_dir)
     n = revs[-1][0] + 1 if revs else 1
     name = f"rev-{n:03d}"
-    current = _read_pointer(date_dir / POINTER)
+    state = read_state(out)
     tmp = date_dir / f".{name}.{uuid.uuid4().hex}.tmp"
     tmp.mkdir()
+    final = date_dir / name
     try:
         write_rebalance(result, tmp)
         outputs = {
@@ -704,19 +747,22 @@ def _write_revision(
             for p in sorted(tmp.iterdir())
             if p.is_file()
         }
-        body = {**manifest, "revision": name, "previous_revision": current, "outputs": outputs}
+        body = {
+            **manifest,
+            "revision": name,
+            "previous_revision": state.get(date_dir.name),
+            "outputs": outputs,
+        }
         text = json.dumps(body, indent=2, sort_keys=False, allow_nan=False, default=str) + "\n"
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
         for p in tmp.iterdir():
             _fsync_file(p)
         _fsync_dir(tmp)
-        final = date_dir / name
         os.rename(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     _fsync_dir(date_dir)
-    _write_atomic(date_dir / POINTER, f"{name}\n".encode())
-    _update_top_pointer(out)
+    _commit(out, {**state, date_dir.name: name})
     log.info("output.committed", folder=final)
     return final

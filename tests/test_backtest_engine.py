@@ -73,16 +73,19 @@ def test_no_lookahead(market: Market, flagship, result: BacktestResult) -> None:
     assert not np.allclose(other.levels.loc[CUT:, "level_pr"], result.levels.loc[CUT:, "level_pr"])
 
 
-def test_result_invariants(result: BacktestResult, market: Market) -> None:
+def test_result_invariants(result: BacktestResult, market: Market, flagship) -> None:
     assert result.synthetic and result.label == market.label
     assert result.weights.sum(axis=1).to_numpy() == pytest.approx(1.0)
     assert result.costs["turnover"].iloc[0] == pytest.approx(1.0)
     assert result.costs["cost"].iloc[0] == 0.0 and (result.costs["cost"].iloc[1:] > 0).all()
     assert (result.costs["review"] < result.costs["effective"]).all()
-    for date, w in result.weights.iterrows():
+    min_days = flagship.universe.min_history_days
+    for (date, w), review in zip(result.weights.iterrows(), result.costs["review"], strict=True):
         uni = result.universe[result.universe["date"] == date].set_index("ticker")
         held = w[w > 0].index
-        assert uni.loc[held, "eligible"].all() or uni.loc[held, "eligible"].mean() > 0.5
+        assert uni.loc[held, "eligible"].all()
+        # a listing enters only once it has the history the rules ask for, as known at review
+        assert (market.asof(review).history_days(list(held)) >= min_days).all()
     lv = result.levels
     assert lv["benchmark"].iloc[0] == pytest.approx(lv["level_tr"].iloc[0])
     assert (lv["level_tr"] >= lv["level_pr"] - 1e-9).all()

@@ -174,3 +174,20 @@ def test_agrees_with_bt_on_real_prices(realdata: Path) -> None:
     np.testing.assert_allclose(
         ours.to_numpy(), (ref / ref.iloc[0] * 1000.0).reindex(ours.index).to_numpy(), rtol=1e-9
     )
+
+
+def test_impact_is_sized_against_adtv_known_at_each_rebalance() -> None:
+    prices = pd.DataFrame(
+        {"A": [10.0, 20.0, 20.0], "B": [10.0, 10.0, 10.0]},
+        index=pd.bdate_range("2024-01-01", periods=3),
+    )
+    weights = pd.DataFrame({"A": [0.5, 0.5], "B": [0.5, 0.5]}, index=prices.index[[0, 1]])
+    adtv = pd.DataFrame({"A": [1e6, 4e6], "B": [1e6, 1e6]}, index=weights.index)
+    sim = simulate_detailed(
+        prices, weights, cost_bps=10.0, impact_bps_at_full_adtv=100.0, adtv_usd=adtv, aum_usd=1e8
+    )
+    # each name trades 1/6 of a 100M fund: A is 16.7M against 4M ADTV, B against 1M
+    dw = 1 / 6
+    expected = dw * (10 + 100 * np.sqrt(dw * 1e8 / 4e6)) + dw * (10 + 100 * np.sqrt(dw * 1e8 / 1e6))
+    assert sim.cost.iloc[1] == pytest.approx(expected / 1e4)
+    assert sim.unknown_adtv.empty

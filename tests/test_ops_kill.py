@@ -13,6 +13,7 @@ import io
 import json
 import random
 import shutil
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -74,8 +75,10 @@ def world(tmp_path_factory) -> dict:
 
     def count() -> int:
         install_kill_hooks(None)
+        start = time.perf_counter()
         status = _run(done, "b.toml")
-        events_file.write_text(json.dumps(EVENTS))
+        took = time.perf_counter() - start
+        events_file.write_text(json.dumps({"events": EVENTS, "seconds": took}))
         return 0 if status == "written" else 1
 
     proc = forked(count)
@@ -84,7 +87,7 @@ def world(tmp_path_factory) -> dict:
     return {
         "root": root,
         "base": base,
-        "events": json.loads(events_file.read_text()),
+        **json.loads(events_file.read_text()),
         "before": _partitions(base / "store"),
         "after": _partitions(done / "store"),
         "old_rev": current_revision(base / "out", RUN_DATE),
@@ -101,6 +104,7 @@ def _check_after_kill(world: dict, case: Path) -> str:
         assert (old is not None and frame.equals(old)) or frame.equals(new), name
     load_market("store", case / "store")  # the whole store still loads
     assert verify_output(case / "out") == []
+    assert current_revision(case / "out", "2025-09-19").name == "rev-001"
     rev = current_revision(case / "out", RUN_DATE)
     assert rev.name in ("rev-001", "rev-002")
     if rev.name == "rev-001":
@@ -109,21 +113,26 @@ def _check_after_kill(world: dict, case: Path) -> str:
     return rev.name
 
 
+def _rerun(case: Path) -> int:
+    return 0 if _run(case, "b.toml") in ("written", "unchanged") else 1
+
+
 def _check_rerun(world: dict, case: Path) -> None:
-    assert _run(case, "b.toml") in ("written", "unchanged")
     assert verify_output(case / "out") == []
     rev = current_revision(case / "out", RUN_DATE)
-    assert rev.name == "rev-002"  # rolled forward or rewritten, never a third revision
+    assert rev.name == "rev-002"  # committed or rewritten, never a third revision
     got = pd.read_csv(rev / "constituents.csv")
     want = world["new_weights"]
     assert list(got["ticker"]) == list(want["ticker"])
     assert got["weight"].to_numpy() == pytest.approx(want["weight"].to_numpy(), abs=1e-9)
-    assert _partitions(case / "store") == {} or all(
-        f.equals(world["after"][n]) for n, f in _partitions(case / "store").items()
-    )
-    leftovers = [p for p in (case / "out").rglob(".*") if p.name != ".lock"]
-    assert leftovers == []
-    assert (case / "out/latest").read_text().strip() == "2025-12-19/rev-002"
+    parts = _partitions(case / "store")
+    assert parts.keys() == world["after"].keys()
+    assert all(f.equals(world["after"][n]) for n, f in parts.items())
+    assert [p for p in (case / "out").rglob(".*") if p.name != ".lock"] == []
+    assert (case / "out/latest").read_text().splitlines() == [
+        "2025-12-19/rev-002",
+        "2025-09-19/rev-001",
+    ]
 
 
 def test_sigkill_at_every_commit_point_and_at_random_moments(world):
@@ -135,7 +144,8 @@ def test_sigkill_at_every_commit_point_and_at_random_moments(world):
         step = n / MAX_POINTS
         points = sorted({int(i * step) + 1 for i in range(MAX_POINTS)})
     rng = random.Random(20251219)
-    delays = [rng.uniform(0.05, 2.5) for _ in range(N_RANDOM)]
+    # random moments over the whole run (its duration measured in the counting child), a bit past
+    delays = [rng.uniform(0.05, 1.2 * world["seconds"]) for _ in range(N_RANDOM)]
     cases = [("at", k) for k in points] + [("after", d) for d in delays]
     seen: dict[str, int] = {"rev-001": 0, "rev-002": 0, "completed": 0}
     for i in range(0, len(cases), PARALLEL):
@@ -144,17 +154,21 @@ def test_sigkill_at_every_commit_point_and_at_random_moments(world):
             case = world["root"] / f"case-{i + j:03d}"
             shutil.copytree(world["base"], case)
             kw = {"kill_at": value} if kind == "at" else {"kill_after": value}
-            batch.append((kind, value, case, forked(lambda c=case: _run(c, "b.toml") and 0, **kw)))
+            batch.append((kind, value, case, forked(_rerun, case, **kw)))
         for kind, value, case, proc in batch:
             proc.join(180)
             assert proc.exitcode is not None, f"{kind} {value}: child hung"
             if kind == "at":
                 assert proc.exitcode == -9, f"kill point {value} ({events[value - 1]}) not reached"
-            if proc.exitcode == 0:
-                seen["completed"] += 1
+            seen["completed"] += proc.exitcode == 0
             seen[_check_after_kill(world, case)] += 1
+        reruns = [(case, forked(_rerun, case)) for _, _, case, _ in batch]
+        for case, proc in reruns:
+            proc.join(180)
+            assert proc.exitcode == 0, f"re-run of {case.name} failed"
             _check_rerun(world, case)
             shutil.rmtree(case)
     # both outcomes occurred: some kills left the old state, some the new one
     assert seen["rev-001"] > 0 and seen["rev-002"] > 0, seen
-    print(f"\n{len(points)} commit-point kills + {N_RANDOM} random kills of {n} events: {seen}")
+    print(f"\n{len(points)} commit-point kills + {N_RANDOM} random kills ({n} events): {seen}")
+    print("\n".join(events))

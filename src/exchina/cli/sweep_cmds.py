@@ -35,7 +35,13 @@ def sweep(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Backtest every combination of a parameter grid on Dask; write one table and the best/worst."""
-    from exchina.backtest.sweep import expand_grid, load_grid, run_sweep, write_sweep
+    from exchina.backtest.sweep import (
+        backtest_metric_names,
+        expand_grid,
+        load_grid,
+        run_sweep,
+        write_sweep,
+    )
     from exchina.core.errors import InputError
     from exchina.core.sources import load_market
 
@@ -43,6 +49,8 @@ def sweep(
         raise InputError(
             "--workers applies to a local cluster; drop it with --scheduler", field="workers"
         )
+    if metric not in (names := backtest_metric_names()):
+        raise InputError(f"unknown metric {metric!r}; choose one of {names}", field="metric")
     variants = expand_grid(load_grid(grid))
     market = load_market(source, store)
     result = run_sweep(
@@ -55,9 +63,6 @@ def sweep(
         workers=workers,
         progress=progress,
     )
-    if result.best is None and (result.table["status"] == "ok").any():
-        numeric = result.table.select_dtypes("number").columns
-        raise InputError(f"no metric {metric!r}; choose one of {sorted(numeric)}", field="metric")
     paths = write_sweep(result, out)
     s = result.summary()
     typer.echo(result.label)

@@ -116,6 +116,30 @@ def backtest(text: str, key: DataKey) -> BacktestResult:
     return _run_backtest(m, mk, benchmark=bench)
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def metrics(text: str, key: DataKey) -> dict:
+    """``BacktestResult.metrics()`` of the methodology's backtest."""
+    return backtest(text, key).metrics()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def china_exposure(text: str, key: DataKey) -> pd.Series:
+    """Weighted China score of the index at each rebalance."""
+    return backtest(text, key).china_exposure()["index"]
+
+
+@st.cache_data(show_spinner=False, max_entries=48)
+def exposures(text: str, key: DataKey, by: str) -> pd.DataFrame:
+    """Weight per group (``primary_stage``, ``country``, ``china_band``) at each rebalance."""
+    return backtest(text, key).exposures(by)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def attribution(text: str, key: DataKey, by: str) -> pd.DataFrame:
+    """Contribution by group to each holding period's price return."""
+    return backtest(text, key).attribution(by)
+
+
 @st.cache_data(show_spinner="Rebalancing...", max_entries=16)
 def current_rebalance(text: str, key: DataKey) -> RebalanceResult:
     """The latest rebalance of the backtest, redone with the holdings drifted up to it, so the

@@ -172,11 +172,10 @@ def _try(m: Methodology, ctx: layout.Context) -> bool:
     text = data.methodology_text(m)
     try:
         data.check_rebalance(text, ctx.key)
-        res = data.backtest(text, ctx.key)
+        met = data.metrics(text, ctx.key)
     except ExchinaError as exc:
         layout.show_error(exc)
         return False
-    met = res.metrics()
     layout.set_custom(m)
     st.session_state[FLASH_KEY] = (
         f"**{m.name}** is now the selected methodology on every page: CAGR "

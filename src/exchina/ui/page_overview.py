@@ -19,7 +19,7 @@ def render() -> None:
     res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
     if res is None:
         return
-    met = res.metrics()
+    met = data.metrics(ctx.text, ctx.key)
     bench = res.benchmark_name or "none"
     cols = st.columns(5)
     cols[0].metric("CAGR (total return)", fmt_metric("cagr", met["cagr"]))
@@ -48,14 +48,14 @@ def render() -> None:
     )
 
     st.subheader("Chinese exposure")
-    china = res.china_exposure()["index"].rename(m.name).to_frame()
+    china = data.china_exposure(ctx.text, ctx.key).rename(m.name).to_frame()
     btext = data.benchmark_methodology_text(m)
     bname = None
     if btext is not None and btext != ctx.text:
         bres = layout.guarded(lambda: data.backtest(btext, ctx.key))
         if bres is not None:
             bname = bres.methodology
-            china = china.join(bres.china_exposure()["index"].rename(bname), how="outer")
+            china = china.join(data.china_exposure(btext, ctx.key).rename(bname), how="outer")
     c1, c2 = st.columns([1, 2])
     last = china.ffill().iloc[-1]
     c1.metric(

@@ -11,7 +11,8 @@ from exchina.ui import charts, data, layout
 from exchina.ui.tables import metrics_table, yearly_returns
 
 
-def _compare(ctx: layout.Context) -> dict[str, BacktestResult]:
+def _compare(ctx: layout.Context) -> dict[str, tuple[str, BacktestResult]]:
+    """The methodologies picked for comparison: name -> (text, backtest); the selected one first."""
     opts = layout.choices()
     default = [ctx.name]
     bench = ctx.methodology.benchmark.methodology
@@ -30,7 +31,7 @@ def _compare(ctx: layout.Context) -> dict[str, BacktestResult]:
     for name in picked:
         res = layout.guarded(lambda n=name: data.backtest(opts[n], ctx.key))
         if res is not None:
-            out[name] = res
+            out[name] = (opts[name], res)
     return out
 
 
@@ -82,9 +83,9 @@ def render() -> None:
     results = _compare(ctx)
     if ctx.name not in results:
         return
-    main = results[ctx.name]
+    main = results[ctx.name][1]
     src = main.label
-    levels = pd.DataFrame({n: r.levels["level_tr"] for n, r in results.items()})
+    levels = pd.DataFrame({n: r.levels["level_tr"] for n, (_, r) in results.items()})
     if main.levels["benchmark"].notna().any():
         levels[main.benchmark_name or "benchmark"] = main.levels["benchmark"]
 
@@ -117,7 +118,7 @@ def render() -> None:
         "methodology's own benchmark."
     )
     st.dataframe(
-        metrics_table({n: r.metrics() for n, r in results.items()}),
+        metrics_table({n: data.metrics(t, ctx.key) for n, (t, _) in results.items()}),
         key="performance_metrics",
         width="stretch",
     )
@@ -143,7 +144,7 @@ def render() -> None:
         key="performance_attr_by",
         format_func=lambda x: "stage" if x == "primary_stage" else x,
     )
-    att = main.attribution(by)
+    att = data.attribution(ctx.text, ctx.key, by)
     if not att.empty:
         piv = att.pivot_table(
             index="period_start", columns="group", values="contribution", aggfunc="sum"

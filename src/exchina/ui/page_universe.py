@@ -105,7 +105,7 @@ def render() -> None:
     )
 
     st.subheader("Why this score? One company, fact by fact")
-    labels = {f"{r.name} ({t})": t for t, r in uni.sort_values("name").iterrows()}
+    labels = {f"{n} ({t})": t for t, n in uni.sort_values("name")["name"].items()}
     pick = st.selectbox("Company", list(labels), key="universe_company")
     if pick is None:
         return

@@ -107,7 +107,9 @@ def render() -> None:
             format_func=lambda x: {"primary_stage": "stage", "china_band": "China band"}.get(x, x),
         )
         st.plotly_chart(
-            charts.stacked_area(res.exposures(by), "Weight at each rebalance", res.label),
+            charts.stacked_area(
+                data.exposures(ctx.text, ctx.key, by), "Weight at each rebalance", res.label
+            ),
             key="weights_history",
         )
 

@@ -1,0 +1,203 @@
+"""The Streamlit app driven headless with AppTest: every page, the main interactions, and bad
+input shown as a message (never a traceback). Runs on the synthetic demo market (the store is an
+empty temp folder, see conftest), so the banner must be on every page."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from exchina.index.methodology import parse_methodology
+from exchina.ui.layout import BANNER, CUSTOM
+from exchina.ui.navigation import PAGES
+
+REPO = Path(__file__).resolve().parents[1]
+APP = REPO / "app.py"
+PAGE = {title: f"src/exchina/ui/{file}" for file, title, _ in PAGES}
+TIMEOUT = 600
+
+
+@pytest.fixture(autouse=True)
+def _clear_caches():
+    """AppTest shares st.cache_data across instances in one process: every case starts cold."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def _open(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    if page is not None:
+        at.switch_page(PAGE[page])
+    return at.run()
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error and at.error[0].value == BANNER, "synthetic banner missing"
+
+
+def _table(at: AppTest, column: str):
+    """The first table shown with ``column`` (st.dataframe keys are not exposed to AppTest)."""
+    for df in at.dataframe:
+        frame = df.value
+        if column in frame.columns or column in frame.index:
+            return frame
+    raise AssertionError(f"no table with {column!r}")
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error if e.value != BANNER]
+
+
+def test_universe_page_lists_companies_and_explains_a_score():
+    at = _open("Universe")
+    _ok(at)
+    assert at.title[0].value == "Universe"
+    table = _table(at, "reasons")
+    assert len(table) > 50
+    assert {"china_score", "eligible", "reasons", "primary_stage", "country"} <= set(table.columns)
+    # excluded companies say why; eligible ones have no reasons
+    assert (table.loc[~table["eligible"], "reasons"].str.len() > 0).all()
+    assert (table.loc[table["eligible"], "reasons"] == "").all()
+    at.selectbox(key="universe_company").select("Lynas Rare Earths Ltd (LYC.AX)")
+    at.run()
+    _ok(at)
+    facts = _table(at, "contribution")
+    assert facts["source_url"].dropna().str.startswith("http").any()
+    score = float(at.metric[0].value)
+    # the fact contributions add up to the graded score shown beside them
+    assert abs(facts["contribution"].fillna(0).sum() - score) < 0.15 or "flag" in at.metric[2].value
+
+
+def test_universe_filters_and_date_picker():
+    at = _open("Universe")
+    now = _table(at, "reasons")
+    at.selectbox(key="universe_eligible").select("eligible")
+    at.text_input(key="universe_search").input("lynas")
+    at.run()
+    _ok(at)
+    view = _table(at, "reasons")
+    assert list(view.index) == ["LYC.AX"] and view["eligible"].all()
+    at.selectbox(key="universe_eligible").select("all")
+    at.text_input(key="universe_search").input("")
+    at.date_input(key="universe_date").set_value("2013-06-28")
+    at.run()
+    _ok(at)
+    then = _table(at, "reasons")
+    # MP Materials listed in 2020: no price history in 2013, so not eligible then
+    assert not then.loc["MP", "eligible"] and "price" in then.loc["MP", "reasons"]
+    assert then["eligible"].sum() < now["eligible"].sum()
+
+
+def test_universe_rejects_a_bad_company_master_and_keeps_working():
+    at = _open("Universe")
+    bad = b"company_id,name,ticker\nfoo,Foo Corp,FOO\n"
+    at.file_uploader(key="universe_upload").set_value(("mine.csv", bad, "text/csv"))
+    at.run()
+    assert not at.exception
+    (msg,) = _errors(at)
+    assert "Invalid input" in msg and "mine.csv" in msg
+    assert len(_table(at, "reasons")) > 50  # shipped master still shown
+
+
+def test_methodology_form_reports_conflicting_constraints():
+    at = _open("Methodology")
+    _ok(at)
+    at.number_input(key="mf_max_weight").set_value(1.0)  # 1% cap, far fewer than 100 names
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    (msg,) = _errors(at)
+    assert "constraints conflict" in msg and "max_weight" in msg
+    assert at.sidebar.selectbox[0].value == "flagship"  # nothing applied
+    at.switch_page(PAGE["Universe"]).run()  # the app is still usable
+    _ok(at)
+
+
+def test_methodology_form_names_an_invalid_key():
+    at = _open("Methodology")
+    at.number_input(key="mf_min_weight").set_value(20.0)  # above the 10% max weight
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    (msg,) = _errors(at)
+    assert "constraints.min_weight" in msg
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b"name = 'x'\n[constraints]\nmax_weight = 2.0\n", "constraints.max_weight"),
+        (b"name = 'x'\nfoo = [\n", "not valid TOML"),
+        (b"name = 'x'\n[weighting]\nschema = 'equal'\n", "weighting.schema"),
+        (b"#" * (300 * 1024), "limited to 256 KB"),
+    ],
+)
+def test_methodology_upload_is_validated(payload, expected):
+    at = _open("Methodology")
+    at.file_uploader(key="methodology_upload").set_value(("m.toml", payload, "application/toml"))
+    at.run()
+    assert not at.exception
+    (msg,) = _errors(at)
+    assert expected in msg and "m.toml" in msg
+
+
+def test_methodology_toml_shown_loads_back_to_the_same_methodology():
+    at = _open("Methodology")
+    text = at.code[0].value
+    m = parse_methodology(tomllib.loads(text))
+    assert m.name == "exchina Allied Mine-to-Magnet"
+    assert m.digest() in text  # the hash comment in the first line
+
+
+@pytest.mark.slow
+def test_every_page_renders_and_cached_pages_are_fast():
+    at = _open()  # Overview: runs the flagship and its peer methodology
+    _ok(at)
+    labels = [m.label for m in at.metric]
+    assert "CAGR (total return)" in labels and any("China score" in x for x in labels)
+    assert any("benchmark methodology" in x for x in labels)
+    assert any("Data source" in i.value and "SYNTHETIC" in i.value for i in at.info)
+    for title in ("Weights", "Performance", "Downloads", "Universe", "Methodology", "Overview"):
+        at.switch_page(PAGE[title]).run()
+        _ok(at)
+        assert at.title[0].value in (title, "exchina Allied Mine-to-Magnet")
+    at.switch_page(PAGE["Weights"]).run()
+    w = _table(at, "basis_weight")
+    assert abs(w["weight"].sum() - 1.0) < 1e-6 and (w["weight"] <= 0.10 + 1e-6).all()
+    assert any(m.label == "Constituents" and int(m.value) == len(w) for m in at.metric)
+    at.switch_page(PAGE["Performance"]).run()
+    met = _table(at, "Max drawdown")
+    assert "Max drawdown" in met.index and met.shape[1] >= 2  # flagship beside its peer
+    at.toggle(key="performance_log").set_value(False)
+    at.radio(key="performance_attr_by").set_value("country")
+    at.run()
+    _ok(at)
+    at.switch_page(PAGE["Downloads"]).run()
+    names = {b.proto.label for b in at.get("download_button")}
+    assert {"Methodology (TOML)", "Index levels (CSV)"} <= names
+
+
+@pytest.mark.slow
+def test_methodology_submit_applies_everywhere():
+    at = _open("Methodology")
+    at.selectbox(key="methodology_base").select("equal_weight")
+    at.run()
+    at.number_input(key="mf_spread").set_value(50.0)
+    at.text_input(key="mf_name").input("My equal weight")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert not _errors(at)
+    assert at.sidebar.selectbox[0].value == CUSTOM
+    assert "My equal weight" in at.success[0].value
+    assert "spread_bps = 50.0" in at.code[0].value
+    at.switch_page(PAGE["Weights"]).run()
+    _ok(at)
+    w = _table(at, "basis_weight")
+    assert w["weight"].nunique() == 1  # equal weights
