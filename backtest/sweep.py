@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -249,22 +250,24 @@ def run_variant(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
 ) -> dict[str, Any]:
-    """One table row: the variant's id and parameters, the task's metrics, status and error.
-    Never raises for a failing variant: the error is the row's."""
+    """One table row: the variant's id and parameters, the task's metrics, status and error, and
+    the warnings it raised (``;``-joined, e.g. a rule dropped for a small universe). Never raises
+    for a failing variant: the error is the row's."""
     row: dict[str, Any] = {"variant_id": variant.variant_id, **_param_columns(variant.params)}
     if variant.methodology is None:
         return {**row, "status": "invalid", "error": variant.error, "seconds": 0.0}
     t = time.perf_counter()
-    try:
-        metrics = task(variant.methodology, market, start, end)
-    except Exception as exc:
-        return {
-            **row,
-            "status": "error",
-            "error": f"{type(exc).__name__}: {exc}",
-            "seconds": time.perf_counter() - t,
-        }
-    return {**row, **metrics, "status": "ok", "error": None, "seconds": time.perf_counter() - t}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            metrics = task(variant.methodology, market, start, end)
+            row.update({**metrics, "status": "ok", "error": None})
+        except Exception as exc:
+            row.update({"status": "error", "error": f"{type(exc).__name__}: {exc}"})
+    row["seconds"] = time.perf_counter() - t
+    messages = dict.fromkeys(str(w.message) for w in caught)
+    row["warnings"] = "; ".join(messages) if messages else None
+    return row
 
 
 def _param_columns(params: dict[str, Any]) -> dict[str, Any]:
@@ -326,7 +329,10 @@ def _order(rows: list[dict[str, Any]], variants: list[Variant]) -> pd.DataFrame:
     head = ["variant_id", *variants[0].params, "status", "error"]
     rest = [c for c in table.columns if c not in head]
     table = table[head + rest]
-    table["error"] = table["error"].astype("string")
+    for col in ("error", "warnings"):
+        table[col] = (table[col] if col in table else pd.Series(pd.NA, index=table.index)).astype(
+            "string"
+        )
     table["status"] = table["status"].astype("string")
     return table
 

@@ -76,7 +76,7 @@ def _labelled(label: str, unit: str = "s") -> Callable[[str], tuple[str, str]]:
     def get(text: str) -> tuple[str, str]:
         for ln in text.splitlines():
             if ln.strip().lower().startswith(label.lower()):
-                m = re.search(rf"{NUM}\s*{unit}", ln[len(ln) - len(ln.lstrip()) + len(label) :])
+                m = re.search(rf"{NUM}\s*{unit}(?!\w)", ln.strip()[len(label) :])
                 if m:
                     return f"{_f(m.group(1)):g} {unit}", "-"
         return "see output", "?"
@@ -92,8 +92,32 @@ def _matching(pattern: str, fmt: Callable[[re.Match], tuple[str, str]]) -> Calla
     return get
 
 
+def _optimizer_row(n: int) -> Callable[[str], tuple[str, str]]:
+    """``names fresh_ms resolve_ms variance pypfopt_diff skfolio_diff`` rows."""
+    pattern = rf"^{n}\s+{NUM}\s+{NUM}\s+{NUM}\s+(.+?)\s{{2,}}(.+)$"
+
+    def fmt(m: re.Match) -> tuple[str, str]:
+        diffs = [m.group(4).strip(), m.group(5).strip()]
+        text = f"fresh {m.group(1)} ms, DPP re-solve {m.group(2)} ms; variance - peers: " + (
+            ", ".join(f"{p} {d}" for p, d in zip(("PyPortfolioOpt", "skfolio"), diffs, strict=True))
+        )
+        try:
+            met = all(abs(_f(d)) <= 1e-6 for d in diffs)
+        except ValueError:
+            return text, "NO (peers not run)"
+        return text, "yes" if met else "NO"
+
+    return _matching(pattern, fmt)
+
+
+def _backtest_total(text: str) -> tuple[str, str]:
+    for m in _lines(text, rf"^run_backtest.*?{NUM}\s*s\s*/\s*{NUM}\s*s"):
+        return f"{_f(m.group(1)):g} s wall, {_f(m.group(2)):g} s CPU", "-"
+    return "see output", "?"
+
+
 def _sweep_row(workers: int) -> Callable[[str], tuple[str, str]]:
-    pattern = rf"^{workers}\s+(\d+)\s+(\d+)\s+{NUM}\s+{NUM}\s+{NUM}\s+{NUM}x\s+{NUM}\s+min"
+    pattern = rf"^{workers}\s+(\d+)\s+(\d+)\s+{NUM}\s+{NUM}\s+(\S+)\s+{NUM}x\s+{NUM}\s+min"
 
     def fmt(m: re.Match) -> tuple[str, str]:
         per_s, speedup, thousand = _f(m.group(4)), _f(m.group(6)), _f(m.group(7))
@@ -118,9 +142,9 @@ SECTIONS = [
         "bench_backtest.py",
         "full run_backtest (demo market, flagship, quarterly) and peak RSS",
         figures=[
-            ("run_backtest total", _labelled("run_backtest")),
-            ("  share in rebalances (universe + optimizer)", _labelled("  rebalances", "%")),
-            ("  share in simulation + data", _labelled("  simulation + data", "%")),
+            ("run_backtest total", _backtest_total),
+            ("  share in rebalances (universe + optimizer)", _labelled("index layer", "%")),
+            ("  share in simulation + data", _labelled("simulation + data", "%")),
             ("peak RSS of the full demo backtest", _labelled("peak RSS", "MB")),
         ],
     ),
@@ -128,6 +152,10 @@ SECTIONS = [
         "optimizer",
         "bench_optimizer.py",
         "optimizer: min variance with caps and group bounds vs PyPortfolioOpt and skfolio",
+        figures=[
+            (f"min variance {n} names: objective = peers to 1e-6", _optimizer_row(n))
+            for n in (50, 500, 2000)
+        ],
     ),
     Section(
         "store",

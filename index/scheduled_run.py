@@ -572,8 +572,8 @@ def _locked_run(
     warnings: list[str] = []
     st = MarketStore(store, lock_timeout=lock_timeout)
     resolved = source
-    if source == "auto":
-        resolved = "store" if st.has_prices() else "demo"
+    if source == "auto":  # a refresh fills the store, so it is the source even when empty
+        resolved = "store" if refresh or st.has_prices() else "demo"
         if resolved == "demo":
             log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
     refreshed: dict[str, Any] | None = None

@@ -91,6 +91,15 @@ def _settle(page, timeout_s: float) -> None:
     page.wait_for_timeout(1500)  # let plotly finish drawing
 
 
+def _screenshot(page, path: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to it."""
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 9000)})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
 def test_every_page_in_chromium(server):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium; .ci/run does it)")
@@ -107,8 +116,6 @@ def test_every_page_in_chromium(server):
                 _settle(page, FIRST_PAGE_S if i == 0 else PAGE_S)
                 assert page.locator("[data-testid=stException]").count() == 0, title
                 assert page.get_by_text("SYNTHETIC DEMO DATA").count() >= 1, title
-                page.screenshot(
-                    path=str(ARTIFACTS / f"{i + 1}_{title.lower()}.png"), full_page=True
-                )
+                _screenshot(page, ARTIFACTS / f"{i + 1}_{title.lower()}.png")
         finally:
             browser.close()

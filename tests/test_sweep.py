@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -51,9 +52,11 @@ def _grid(tmp_path: Path, parameters: str, base: str = BASE) -> Path:
 
 
 def _fake_task(methodology, market, start, end) -> dict:
-    """Sharpe = 10 x max_weight; raises for max_weight 0.3 (a variant that fails)."""
+    """Sharpe = 10 x max_weight; raises for max_weight 0.3 (a variant that fails), warns at 0.4."""
     if methodology.constraints.max_weight == 0.3:
         raise RuntimeError("solver exploded")
+    if methodology.constraints.max_weight == 0.4:
+        warnings.warn("rules dropped", RuntimeWarning, stacklevel=1)
     return {"sharpe": 10 * methodology.constraints.max_weight, "tickers": len(market.tickers)}
 
 
@@ -138,6 +141,7 @@ def test_sweep_records_failures_ranks_and_scatters_once(tmp_path, client, market
     assert "solver exploded" in t.loc[2, "error"] and pd.isna(t.loc[0, "error"])
     assert t.loc[[0, 1, 3], "sharpe"].tolist() == pytest.approx([1.0, 2.0, 4.0])
     assert math.isnan(t.loc[2, "sharpe"])
+    assert t.loc[3, "warnings"] == "rules dropped" and pd.isna(t.loc[0, "warnings"])
     assert (t["tickers"].dropna() == len(market.tickers)).all()  # the worker saw the market
     assert result.best["variant_id"] == "v0003" and result.worst["variant_id"] == "v0000"
     assert t["synthetic"].all() and t["data_source"].str.contains("SYNTHETIC").all()

@@ -111,3 +111,16 @@ def test_peak_excluded_once_shenghe_owns_it(shipped: dict) -> None:
 def test_astron_flag_follows_its_redomiciling(shipped: dict) -> None:
     assert _score(shipped, "astron", "2025-08-20")["china_flags"] == "domicile_china"
     assert _score(shipped, "astron", "2025-08-22")["china_flags"] == ""
+
+
+def test_an_old_ownership_flag_lapses_but_still_scores(shipped: dict) -> None:
+    """Arafura's Chinese state-linked holder (ECE, 22% in 2010) flags it while the filing is
+    recent; fifteen years on, with no newer source, the flag lapses (policy
+    ``flag_stale_after_years``) and the stake counts as discounted graded ownership instead."""
+    early = _score(shipped, "arafura", "2012-06-29")
+    late = _score(shipped, "arafura", "2025-12-12")
+    assert early["china_flags"] == "chinese_state_holder_pct" and early["china_score"] == 100
+    assert late["china_flags"] == "" and 0 < late["china_score"] < 100
+    never = ChinaScoreRules(flag_stale_after_years=None)
+    kept = score_companies(shipped["facts"], "2025-12-12", never, shipped["companies"])
+    assert kept.loc["arafura", "china_flags"] == "chinese_state_holder_pct"

@@ -71,6 +71,12 @@ class ChinaScoreRules(_Strict):
     )
     stale_after_years: float = Field(3.0, gt=0, description="facts older than this count less")
     stale_discount: float = Field(0.5, ge=0, le=1, description="multiplier for stale facts")
+    flag_stale_after_years: float | None = Field(
+        5.0,
+        gt=0,
+        description="an ownership flag (state holder, largest holder) lapses when its source is "
+        "older than this at t; the fact then counts as graded ownership only. None = never lapses",
+    )
 
     @model_validator(mode="after")
     def _known_factors(self) -> ChinaScoreRules:

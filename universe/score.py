@@ -4,7 +4,9 @@
   master: country CN/HK/MO, ticker on Shanghai, Shenzhen, Beijing or Hong Kong, unless a dated
   fact of that factor exists), a Chinese
   state-linked holder at or above ``state_holder_threshold_pct``, a Chinese largest holder (when
-  ``largest_holder_flag``). A flagged company scores 100.
+  ``largest_holder_flag``). A flagged company scores 100. An ownership flag lapses when its
+  source is older than ``flag_stale_after_years`` (5) at ``t``: an old filing is weak evidence of
+  today's register, so the fact then counts as graded ownership only, with the stale discount.
 * Graded: for each weighted factor, the largest ``effective`` value over its facts (in force or
   ended; see ``annotate_facts``); ``chinese_state_holder_pct`` facts also count as
   ``chinese_ownership_pct``. ``graded_score = 100 x sum(w x v) / sum(w)``.
@@ -48,11 +50,13 @@ def flag_mask(fa: Mapping[str, np.ndarray], rules: ChinaScoreRules) -> np.ndarra
     only."""
     factor = np.asarray(fa["factor"], dtype=object)
     value = np.asarray(fa["value"], dtype=float)
-    flag = (
-        np.isin(factor, MASTER_FLAG_FACTORS) & (value == 1.0)
-        | (factor == "chinese_state_holder_pct") & (value >= rules.state_holder_threshold_pct)
-        | (factor == "chinese_largest_holder") & (value == 1.0) & rules.largest_holder_flag
-    )
+    age = np.asarray(fa["age_years"], dtype=float)
+    lapse = rules.flag_stale_after_years
+    fresh = np.ones(len(age), dtype=bool) if lapse is None else age <= lapse
+    ownership = (factor == "chinese_state_holder_pct") & (
+        value >= rules.state_holder_threshold_pct
+    ) | (factor == "chinese_largest_holder") & (value == 1.0) & rules.largest_holder_flag
+    flag = np.isin(factor, MASTER_FLAG_FACTORS) & (value == 1.0) | ownership & fresh
     return flag & np.asarray(fa["in_force"], dtype=bool)
 
 

@@ -5,7 +5,9 @@ package functions computed."""
 from __future__ import annotations
 
 import html
+import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -13,8 +15,27 @@ SYNTHETIC_COLOR = "#b00020"
 PALETTE = ["#1f5f99", "#e07b00", "#2a9d4b", "#8e44ad", "#c0392b", "#16a5a5", "#7f7f7f", "#b5a000"]
 
 
+def source_tag(source: str) -> str:
+    """The provenance line under a chart title: short for synthetic data so it fits narrow
+    charts (the full label is in the sidebar), the full source otherwise."""
+    return "SYNTHETIC DEMO DATA - not real prices" if "SYNTHETIC" in source else source
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 tick values spanning ``[lo, hi]`` for a log axis (plotly's own label every minor
+    tick as a bare digit)."""
+    if not (lo > 0 and hi > lo):
+        return []
+    ticks = []
+    for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        ticks += [m * 10.0**k for m in (1, 2, 5)]
+    inside = [t for t in ticks if lo <= t <= hi]
+    return inside if len(inside) >= 2 else [t for t in ticks if lo / 10 <= t <= hi * 10]
+
+
 def _finish(fig: go.Figure, title: str, source: str, height: int = 380) -> go.Figure:
     color = SYNTHETIC_COLOR if "SYNTHETIC" in source else "#666"
+    source = source_tag(source)
     fig.update_layout(
         title={
             "text": f"{html.escape(title)}<br><sup style='color:{color}'>{html.escape(source)}</sup>",
@@ -45,9 +66,14 @@ def lines(
     for col in frame.columns:
         s = frame[col].dropna()
         fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), mode="lines", name=str(col)))
-    fig.update_yaxes(
-        title=yaxis, tickformat=".0%" if pct else None, type="log" if log else "linear"
-    )
+    fig.update_yaxes(title=yaxis, tickformat=".0%" if pct else None)
+    values = frame.to_numpy(dtype=float)
+    finite = values[np.isfinite(values)]
+    if log and finite.size:
+        ticks = log_ticks(float(finite.min()), float(finite.max()))
+        fig.update_yaxes(type="log", tickvals=ticks, ticktext=[f"{t:,.0f}" for t in ticks])
+    elif pct and finite.size and finite.max() <= 0:  # drawdowns: keep the 0% line in view
+        fig.update_yaxes(range=[float(finite.min()) * 1.05, 0.03])
     return _finish(fig, title, source)
 
 

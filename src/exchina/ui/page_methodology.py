@@ -53,12 +53,16 @@ def _form(base: Methodology) -> dict | None:
             100.0,
             value=float(u.max_china_score if u.max_china_score is not None else 40.0),
             step=1.0,
+            format="%.0f",
             key=FORM_PREFIX + "threshold",
+            help="Companies scoring above this are not eligible (members keep a buffer).",
         )
         flags = b.checkbox(
-            "Hard China flags exclude (domicile, listing, state holder)",
+            "Hard China flags exclude",
             value=u.exclude_china_flags,
             key=FORM_PREFIX + "flags",
+            help="Domicile or primary listing in China/HK/Macau, a Chinese state-linked holder "
+            "at or above the threshold, a Chinese largest holder.",
         )
         budget_on = cc.checkbox(
             "Cap the weighted China score",

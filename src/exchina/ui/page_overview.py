@@ -33,8 +33,8 @@ def render() -> None:
 
     lv = res.levels.rename(columns={"level_tr": f"{m.name} (total return)", "benchmark": bench})
     lv = lv.drop(columns=["level_pr"]).dropna(axis=1, how="all")
+    log = st.toggle("Log scale for the level", value=True, key="overview_log")
     left, right = st.columns(2)
-    log = left.toggle("Log scale", value=True, key="overview_log")
     left.plotly_chart(
         charts.lines(lv, "Index level (USD, total return)", res.label, log=log),
         key="overview_levels",

@@ -36,7 +36,11 @@ def render() -> None:
         "One-way turnover",
         f"{rep['turnover']:.1%}" if rep["turnover"] is not None else "n/a (first build)",
     )
-    k[3].metric("Solver", f"{rep['optimizer']['solver']} ({rep['optimizer']['status']})")
+    k[3].metric(
+        "Optimizer status",
+        rep["optimizer"]["status"],
+        help=f"Solver: {rep['optimizer']['solver']}; stages: {rep['optimizer']['stages']}",
+    )
 
     binding = rep["optimizer"]["binding"]
     if binding:
@@ -52,7 +56,9 @@ def render() -> None:
     cols = st.columns(3)
     for col, (field, title) in zip(cols, GROUPS, strict=True):
         series = pd.Series(rep[field], dtype=float)
-        series = series[series > 0].sort_values(ascending=False)
+        if field == "weights_by_country":  # stages and bands keep their natural order
+            series = series.sort_values(ascending=False)
+        series = series[series > 0]
         col.plotly_chart(
             charts.bars(series.rename("weight"), title, src, height=340), key=f"weights_{field}"
         )
