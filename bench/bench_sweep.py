@@ -63,6 +63,9 @@ def measure(variants, market, workers: int, start, end) -> dict:
         res = run_sweep(variants, market, start=start, end=end, client=client, progress=False)
     t = res.table
     ok = t[t["status"] == "ok"]
+    if len(ok) < len(t):
+        first = t.loc[t["status"] != "ok", "error"].iloc[0]
+        print(f"  {workers} worker(s): {len(t) - len(ok)} variants failed; first: {first}")
     return {
         "workers": workers,
         "variants": len(t),

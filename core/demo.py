@@ -53,7 +53,8 @@ from exchina.core.paths import data_file
 DEMO_SOURCE = "synthetic-demo"
 DEMO_SEED = 7
 DEMO_START = "2010-01-04"
-DEMO_END = "2026-12-31"
+# fixed (not "today") so the same seed gives the same numbers on any day; before the release date
+DEMO_END = "2026-10-30"
 BENCHMARK = "REMX"
 DEFAULT_DELISTING = "2020-03-31"
 HALT_START, HALT_END = "2016-05-02", "2016-07-29"

@@ -252,6 +252,16 @@ def relax_caps(d: ProblemData) -> ProblemData | None:
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if total(mid) < 1 else (lo, mid)
         cap = hi
+    if feasibility_conflicts(_capped(d, cap, inside, liq)):
+        # stage or group bounds may need more room than the total: lift the cap until the
+        # cheap checks pass (they are monotone in the cap), or give up at 100%
+        if feasibility_conflicts(_capped(d, 1.0, inside, liq)):
+            return None
+        lo, hi = cap, 1.0
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if feasibility_conflicts(_capped(d, mid, inside, liq)) else (lo, mid)
+        cap = hi
     ub = np.minimum(np.where(inside, cap, 0.0), liq)
     reason = ["liquidity" if liq[i] < cap else "max_weight (relaxed)" for i in range(len(ub))]
     note = (
@@ -259,6 +269,12 @@ def relax_caps(d: ProblemData) -> ProblemData | None:
         f"with {int(inside.sum())} names; rules dropped, max_weight lifted to {cap:.4%}"
     )
     return replace(d, ub=ub, cap_reason=reason, rules=[], hard_rules=[], notes=[*d.notes, note])
+
+
+def _capped(d: ProblemData, cap: float, inside: np.ndarray, liq: np.ndarray) -> ProblemData:
+    """``d`` without concentration rules and with every name capped at ``cap`` (and liquidity)."""
+    ub = np.minimum(np.where(inside, cap, 0.0), liq)
+    return replace(d, ub=ub, rules=[], hard_rules=[])
 
 
 # ------------------------------------------------------------------ feasibility checks
@@ -728,7 +744,58 @@ def _clean(x: np.ndarray) -> np.ndarray:
 
 
 def solve(d: ProblemData, solver: str = "CLARABEL", selection: str = "auto") -> WeightsResult:
-    """Solve prepared data (see ``optimize``)."""
+    """Solve prepared data (see ``optimize``).
+
+    With ``small_universe = "relax_caps"``, a universe too small for the concentration rules
+    (caught by the cheap checks, or by the name selection finding no feasible set once stage
+    bounds and liquidity are added) is solved again without them, the cap lifted as documented.
+    """
+    try:
+        return _solve(d, solver, selection)
+    except InfeasibleError:
+        if d.small_universe != "relax_caps" or not d.rules:
+            raise
+        relaxed = relax_caps(d)
+        if relaxed is None or feasibility_conflicts(relaxed):
+            raise
+        return _solve_lifting(relaxed, solver, selection)
+
+
+def _solve_lifting(d: ProblemData, solver: str, selection: str) -> WeightsResult:
+    """Solve a relaxed small universe; if the solver still finds no weights (stage bounds with
+    revenue splits are not all caught by the cheap checks), lift the cap halfway to 100% and
+    then to 100%, saying so in the notes."""
+    inside = d.in_universe if d.in_universe is not None else np.ones(len(d.tickers), bool)
+    liq = d.liquidity_cap if d.liquidity_cap is not None else np.full(len(d.tickers), np.inf)
+    cap = float(d.ub[inside].max()) if inside.any() else 1.0
+    for i, attempt in enumerate((cap, (cap + 1.0) / 2)):
+        try:
+            return _solve_noted(d, attempt, inside, liq, solver, selection, lifted=i > 0)
+        except InfeasibleError:
+            continue
+    return _solve_noted(d, 1.0, inside, liq, solver, selection, lifted=True)
+
+
+def _solve_noted(
+    d: ProblemData,
+    cap: float,
+    inside: np.ndarray,
+    liq: np.ndarray,
+    solver: str,
+    selection: str,
+    *,
+    lifted: bool,
+) -> WeightsResult:
+    trial = _capped(d, cap, inside, np.where(inside, liq, 0.0))
+    if lifted:
+        note = f"small universe: max_weight lifted further to {cap:.4%} to find weights"
+        trial = replace(trial, notes=[*d.notes, note])
+    result = _solve(trial, solver, selection)
+    warnings.warn(trial.notes[-1], RuntimeWarning, stacklevel=4)
+    return result
+
+
+def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
     conflicts = feasibility_conflicts(d)
     if conflicts and d.small_universe == "relax_caps":
         relaxed = relax_caps(d)

@@ -4,16 +4,18 @@
 (selection cut-off) nor an effective date of the methodology it does nothing and says so. On a
 scheduled date it, in order and without writing anything before the inputs validate:
 
-1. loads the methodology and the company/fact/share files (``InputError`` naming file, row,
+1. loads the methodology and the company and fact files (``InputError`` naming file, row,
    field; nothing written);
 2. takes the output folder's lock (``filelock``; waits ``lock_timeout`` s, then ``LockHeldError``);
 3. refreshes the store from Yahoo Finance when asked (``--refresh``; the store keeps its last good
    data for every ticker that failed, and the failures are recorded);
 4. loads the market as known at the run date (never later), checks that every eligible company
-   has a price no older than ``schedule.max_price_age_days`` business days before the cut-off
-   (``StaleDataError`` naming the tickers unless ``allow_stale``, which records a warning);
+   has a price, and the FX its currency needs a quote, no older than
+   ``schedule.max_price_age_days`` business days before the cut-off (``StaleDataError`` naming
+   the tickers unless ``allow_stale``, which records a warning);
 5. compares the input fingerprint (methodology hash + data fingerprint + reference-data hashes +
-   previous holdings + code version) with the latest revision's: equal means nothing to do;
+   previous holdings + code version + stale series accepted) with the committed revision's:
+   equal means nothing to do;
 6. otherwise runs ``rebalance`` and writes a new revision.
 
 Output layout (``out_dir``)::
@@ -117,8 +119,8 @@ def scheduled_role(
 ) -> tuple[str, pd.Timestamp, pd.Timestamp] | None:
     """``(role, review, effective)`` when ``date`` is a review or effective date, else None.
 
-    A review date belongs to the next effective date; an effective date is also reported as
-    such when it is the review date of nothing else.
+    A review date belongs to the effective date it selects for; when a date is both (an
+    unusual calendar), the effective role wins.
     """
     t = pd.Timestamp(date).normalize()
     table = rebalance_dates(methodology, t - pd.Timedelta(days=40), t + pd.Timedelta(days=40))
@@ -243,15 +245,8 @@ def stale_fx(
 # ------------------------------------------------------------------------------ output folder
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync(path: Path) -> None:
+    """Flush a file's data, or a folder's entries (renames), to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -270,7 +265,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    _fsync(path.parent)
 
 
 def _revisions(date_dir: Path) -> list[tuple[int, Path]]:
@@ -627,7 +622,7 @@ def _locked_run(
         "previous": prev_info["sha256"] if prev_info else None,
         "code_version": package_versions()["exchina"],
         "effective": f"{effective:%Y-%m-%d}",
-        "allow_stale": allow_stale,
+        "stale_accepted": stale,
     }
     fingerprint = _fingerprint(parts)
     day = f"{effective:%Y-%m-%d}"
@@ -756,13 +751,13 @@ def _write_revision(
         text = json.dumps(body, indent=2, sort_keys=False, allow_nan=False, default=str) + "\n"
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
         for p in tmp.iterdir():
-            _fsync_file(p)
-        _fsync_dir(tmp)
+            _fsync(p)
+        _fsync(tmp)
         os.rename(tmp, final)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _fsync_dir(date_dir)
+    _fsync(date_dir)
     _commit(out, {**state, date_dir.name: name})
     log.info("output.committed", folder=final)
     return final

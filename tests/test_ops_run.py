@@ -219,7 +219,10 @@ def test_data_fingerprint_sees_one_revised_close():
     assert data_fingerprint(replace(m, close=close)) != data_fingerprint(m)
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_one_writes(env, tmp_path):
+    """Two real CLI processes on one output folder: one writes, the other waits for the lock and
+    finds the same inputs already written."""
     args = [sys.executable, "-m", "exchina", *cli(env)]
     procs = [
         subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -297,9 +298,28 @@ def _company_ids(companies: pd.DataFrame | None, path: Path, default: Path) -> s
     return set(companies["company_id"])
 
 
+_MEMO: dict[tuple, pd.DataFrame] = {}
+
+
+def _memo(kind: str, paths: list[Path], build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """Validate a file once per content version: keyed by path, mtime and size, so a backtest
+    that asks for the master at every rebalance parses it once, and an edited file is re-read.
+    Returns a shallow copy (copy-on-write keeps the cached frame unchanged)."""
+    if not all(q.is_file() for q in paths):
+        return build()
+    key = (kind, *((str(q.resolve()), q.stat().st_mtime_ns, q.stat().st_size) for q in paths))
+    if key not in _MEMO:
+        _MEMO[key] = build()
+    return _MEMO[key].copy(deep=False)
+
+
 def load_companies(path: str | Path | None = None) -> pd.DataFrame:
     """The company master (``data/companies.csv`` by default), validated; one row a company."""
     p = Path(path) if path is not None else data_file("companies.csv")
+    return _memo("companies", [p], lambda: _load_companies(p))
+
+
+def _load_companies(p: Path) -> pd.DataFrame:
     required = {"company_id", "name", "ticker", "exchange", "country", "currency", "stages"}
     required |= {"commodities", "status", "size"}
     rows = _read_rows(p, COMPANY_COLUMNS, required)
@@ -323,6 +343,18 @@ def load_facts(
     Empty ``known_from`` is filled with ``effective_from``.
     """
     p = Path(path) if path is not None else data_file("exposure_facts.csv")
+    if companies is None:
+        master = _master_path(p)
+        return _memo("facts", [p, master], lambda: _load_facts(p, load_companies(master)))
+    return _load_facts(p, companies)
+
+
+def _master_path(p: Path) -> Path:
+    sibling = p.parent / "companies.csv"
+    return sibling if sibling.is_file() else data_file("companies.csv")
+
+
+def _load_facts(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     required = {"fact_id", "company_id", "factor", "value", "effective_from"}
     required |= {"source_title", "source_url", "source_date", "evidence_grade"}
     rows = _read_rows(p, FACT_COLUMNS, required)
@@ -351,6 +383,13 @@ def load_shares(
     ``companies`` defaults to the ``companies.csv`` beside the file (else the shipped one).
     """
     p = Path(path) if path is not None else data_file("shares.csv")
+    if companies is None:
+        master = _master_path(p)
+        return _memo("shares", [p, master], lambda: _load_shares(p, load_companies(master)))
+    return _load_shares(p, companies)
+
+
+def _load_shares(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     required = {"company_id", "effective_from", "shares_outstanding", "source_title", "source_date"}
     rows = _read_rows(p, SHARE_COLUMNS, required)
     records = [_validate(ShareRow, r, p, i).model_dump() for i, r in enumerate(rows, start=2)]

@@ -65,7 +65,11 @@ def render() -> None:
         delta_color="inverse",
     )
     if bname:
-        c1.metric(f"{bname} (benchmark methodology)", f"{last[bname]:.1f}")
+        c1.metric(
+            "Benchmark methodology",
+            f"{last[bname]:.1f}",
+            help=f"{bname}: the methodology named in [benchmark], backtested on the same data.",
+        )
     c1.caption(
         "Weight-averaged China score of the constituents at each rebalance: 0 = no measured "
         "Chinese exposure, 100 = Chinese-controlled. See the Universe page for each company's "

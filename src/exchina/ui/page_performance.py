@@ -50,15 +50,15 @@ def _event_section(res: BacktestResult) -> None:
         return
     piv = win.pivot_table(index="offset", columns="event_id", values="excess")
     piv["average"] = piv.mean(axis=1)
-    st.plotly_chart(
-        charts.lines(
-            piv,
-            f"Cumulative excess return vs {res.benchmark_name}, day 0 = announcement",
-            res.label,
-            pct=True,
-        ),
-        key="performance_events",
+    fig = charts.lines(
+        piv,
+        f"Cumulative excess return vs {res.benchmark_name}, day 0 = announcement",
+        res.label,
+        pct=True,
     )
+    fig.update_traces(opacity=0.35, line={"width": 1})
+    fig.update_traces(selector={"name": "average"}, opacity=1.0, line={"width": 4, "color": "#111"})
+    st.plotly_chart(fig, key="performance_events")
     last = win[win["offset"] == post].merge(ev[["event_id", "title", "source_url"]], on="event_id")
     st.dataframe(
         last[["event_date", "title", "index_return", "benchmark_return", "excess", "source_url"]],
@@ -117,10 +117,9 @@ def render() -> None:
         "Total-return levels in USD; 252 periods a year, zero risk-free rate; against each "
         "methodology's own benchmark."
     )
+    table = metrics_table({n: data.metrics(t, ctx.key) for n, (t, _) in results.items()})
     st.dataframe(
-        metrics_table({n: data.metrics(t, ctx.key) for n, (t, _) in results.items()}),
-        key="performance_metrics",
-        width="stretch",
+        table, key="performance_metrics", width="stretch", height=35 * (len(table) + 1) + 3
     )
 
     st.subheader("Calendar-year returns")
