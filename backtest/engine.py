@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -213,9 +214,13 @@ def run_backtest(
             previous = px.drifted(current, current_day, max(current_day, review))
         t = time.perf_counter()
         try:
-            res = rebalance(
-                effective, methodology, known, previous=previous, companies=master, facts=facts
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", RuntimeWarning)
+                res = rebalance(
+                    effective, methodology, known, previous=previous, companies=master, facts=facts
+                )
+            # optimizer warnings (a relaxed small universe, an inaccurate solve) become notes
+            notes.extend(f"{effective.date()}: {m.message}" for m in caught)
             w = res.weights.astype(float)
         except (InfeasibleError, StaleDataError, MissingDataError) as exc:
             error = exc

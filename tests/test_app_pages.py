@@ -108,12 +108,15 @@ def test_universe_rejects_a_bad_company_master_and_keeps_working():
 def test_methodology_form_reports_conflicting_constraints():
     at = _open("Methodology")
     _ok(at)
-    at.number_input(key="mf_max_weight").set_value(1.0)  # 1% cap, far fewer than 100 names
+    # a weighted China-score budget of 1 while every eligible name scores well above it: no
+    # relaxation of caps can help (the flagship relaxes caps only for a small universe)
+    at.checkbox(key="mf_budget_on").check()
+    at.number_input(key="mf_budget").set_value(1.0)
     at.button[0].click()
     at.run()
     assert not at.exception
     (msg,) = _errors(at)
-    assert "constraints conflict" in msg and "max_weight" in msg
+    assert "constraints conflict" in msg and "China-score budget 1" in msg
     assert at.sidebar.selectbox[0].value == "flagship"  # nothing applied
     at.switch_page(PAGE["Universe"]).run()  # the app is still usable
     _ok(at)
