@@ -23,6 +23,7 @@ from exchina.backtest.sweep import (
 from exchina.cli import main
 from exchina.core.errors import InputError
 from exchina.core.sources import load_market
+from exchina.index.optimizer import clear_cache
 
 BASE = """
 name = "sweep test"
@@ -174,6 +175,7 @@ def test_sweep_variant_equals_direct_backtest(tmp_path, client, market):
     start, end = "2023-01-01", "2023-12-31"
     result = run_sweep(variants, market, start=start, end=end, client=client, progress=False)
     assert (result.table["status"] == "ok").all(), result.table["error"].tolist()
+    clear_cache()  # a sweep row is the backtest run in a fresh process
     direct = run_backtest(variants[0].methodology, market, start, end).metrics()
     row = result.table.iloc[0]
     for key in ("sharpe", "cagr", "volatility", "max_drawdown", "turnover_annual", "rebalances"):
