@@ -215,14 +215,10 @@ def backtest_metrics(
     """The default sweep task: ``run_backtest`` and its numeric metrics, plus the split of time
     between the rebalances (universe + optimizer) and the simulation.
 
-    The optimizer's compiled-problem cache is cleared first: a cached re-solve can pick a
-    different UCITS selection than a fresh compile, so without this a variant's result would
-    depend on which variants its worker ran before. Each row equals ``run_backtest`` in a fresh
-    process."""
+    Compiled optimizer problems are reused across variants on a worker (the selection step is
+    deterministic, so a row does not depend on what its worker ran before)."""
     from exchina.backtest.engine import run_backtest
-    from exchina.index.optimizer import clear_cache
 
-    clear_cache()
     res = run_backtest(methodology, market, start, end)
     out = {
         k: v

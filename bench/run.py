@@ -104,7 +104,7 @@ def _optimizer_row(n: int) -> Callable[[str], tuple[str, str]]:
         try:
             met = all(abs(_f(d)) <= 1e-6 for d in diffs)
         except ValueError:
-            return text, "NO (peers not run)"
+            return text, "peers: next section"
         return text, "yes" if met else "NO"
 
     return _matching(pattern, fmt)
@@ -128,6 +128,45 @@ def _sweep_row(workers: int) -> Callable[[str], tuple[str, str]]:
         return text, "-"
 
     return _matching(pattern, fmt)
+
+
+def optimizer_peers(n: int) -> None:
+    """The optimizer row that ``bench_optimizer.py`` leaves out: min variance at ``n`` names
+    against PyPortfolioOpt and skfolio on the same dense covariance (its inputs and peers)."""
+    import warnings
+
+    sys.path.insert(0, str(HERE))
+    from bench_optimizer import METHOD, peers, risk, universe
+
+    from exchina.index import optimize
+    from exchina.index.optimizer import clear_cache
+
+    warnings.simplefilter("ignore")
+    uni, rm = universe(n), risk(n, 0)
+    clear_cache()
+    t = time.perf_counter()
+    ours = optimize(uni, None, METHOD, risk=rm)
+    t_ours = time.perf_counter() - t
+    t = time.perf_counter()
+    p = peers(uni, rm)
+    t_peers = time.perf_counter() - t
+    print(f"names {n}: exchina fresh {t_ours:.2f} s, both peers {t_peers:.1f} s")
+    print(
+        f"{n} peers diff {p['pypfopt'] - ours.objective:+.2e} {p['skfolio'] - ours.objective:+.2e}"
+    )
+
+
+def _peers_row(text: str) -> tuple[str, str]:
+    m = _lines(text, rf"^names (\d+): exchina fresh {NUM} s, both peers {NUM} s")
+    d = _lines(text, rf"^\d+ peers diff {NUM} {NUM}")
+    if not (m and d):
+        return "see output", "?"
+    diffs = (_f(d[0].group(1)), _f(d[0].group(2)))
+    text = (
+        f"exchina {_f(m[0].group(2)):.2f} s fresh vs {_f(m[0].group(3)):.0f} s for both peers; "
+        f"variance - peers: PyPortfolioOpt {diffs[0]:+.1e}, skfolio {diffs[1]:+.1e}"
+    )
+    return text, "yes" if max(abs(x) for x in diffs) <= 1e-6 else "NO"
 
 
 SECTIONS = [
@@ -156,6 +195,13 @@ SECTIONS = [
             (f"min variance {n} names: objective = peers to 1e-6", _optimizer_row(n))
             for n in (50, 500, 2000)
         ],
+    ),
+    Section(
+        "optimizer2000",
+        "run.py",
+        "optimizer at 2,000 names vs PyPortfolioOpt and skfolio (dense covariance)",
+        args=["--optimizer-peers", "2000"],
+        figures=[("min variance 2000 names vs peers (dense): equal to 1e-6", _peers_row)],
     ),
     Section(
         "store",
@@ -269,7 +315,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="+", choices=[s.name for s in SECTIONS])
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per script")
+    ap.add_argument("--optimizer-peers", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.optimizer_peers:
+        optimizer_peers(args.optimizer_peers)
+        return 0
     chosen = [s for s in SECTIONS if not args.only or s.name in args.only]
     print(_table(machine(), ("machine", "")))
     results: dict[str, dict] = {}
@@ -286,7 +336,8 @@ def main() -> int:
             "ok" if r["code"] == 0 else ("timed out" if r.get("timed_out") else f"exit {r['code']}")
         )
         rss = f"{r['rss_mb']:.0f} MB" if "rss_mb" in r else "-"
-        rows.append((s.script, f"{state}; {r['wall_s']:.0f} s wall; peak RSS {rss}", ""))
+        name = " ".join([s.script, *s.args])
+        rows.append((name, f"{state}; {r['wall_s']:.0f} s wall; peak RSS {rss}", ""))
         for label, get in s.figures:
             value, met = get(r["text"]) if r["code"] == 0 else ("-", "?")
             rows.append((f"  {label}", value, met))

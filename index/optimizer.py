@@ -45,6 +45,8 @@ from exchina.index.risk import RiskModel, market_risk_model
 
 TOL = 1e-6  # constraint check tolerance
 ZERO = 1e-8  # weights below this are zero
+SELECT_DECIMALS = 7  # weights are compared to 1e-7 when names are ranked for selection
+TIE_BREAK = 1e-5  # weight of the rank preference among equally good MILP selections
 HOLD_MIN = 1e-4  # a name counts as held (for min/max names) at or above this weight
 _HOMOGENEOUS = frozenset({"max_diversification", "risk_parity"})
 
@@ -572,7 +574,11 @@ def _select_greedy(d: ProblemData, x: np.ndarray) -> tuple[np.ndarray, np.ndarra
     max_names, at least min_names at the holding floor); per rule, keep the largest names above
     the threshold while they fit in the limit, cap the rest at the threshold."""
     n = len(x)
-    order = np.argsort(-x, kind="stable")
+    # rank on weights rounded past solver noise, ties broken by basis weight then ticker: a
+    # fresh compile and a cached re-solve differ in the last digits, and names sitting at a
+    # cap must not swap places on that noise (same inputs, same selection)
+    x = np.round(x, SELECT_DECIMALS)
+    order = np.lexsort((np.asarray(d.tickers, dtype=str), -np.asarray(d.basis, float), -x))
     ub, lb = d.ub.copy(), d.lb.copy()
     if d.max_names is not None or d.min_names is not None:
         held = np.zeros(n, dtype=bool)
@@ -602,6 +608,9 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
     Returns per-name (ub, lb) and the rules' big-name masks for the convex re-solve."""
     n = len(d.tickers)
+    # HiGHS is deterministic for identical input; a fresh compile and a cached re-solve give
+    # relaxed weights that differ in the 17th digit, so round them first
+    w_relaxed = np.round(w_relaxed, SELECT_DECIMALS)
     w = cp.Variable(n)
     p = _param_values(d, d.ub, d.lb, np.zeros((len(d.rules), n)))
     named = [
@@ -627,9 +636,18 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
         cons += [w <= r.threshold + (r.cap - r.threshold) * b, u >= w - r.cap * (1 - b)]
         cons.append(cp.sum(u) <= r.limit)
         bigs.append(b)
-    prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(w - w_relaxed))), cons)
+    # equally good selections are common (names at the same cap): a tiny preference for the
+    # higher-ranked name (relaxed weight, then basis, then ticker) makes the choice unique, and
+    # a zero MIP gap makes HiGHS prove it, so the same inputs always select the same names
+    rank = np.lexsort((np.asarray(d.tickers, dtype=str), -np.asarray(d.basis, float), -w_relaxed))
+    priority = np.empty(n)
+    priority[rank] = np.arange(n, 0, -1) / n
+    tie = sum(cp.sum(cp.multiply(priority, b)) for b in bigs) if bigs else 0
+    if names:
+        tie = tie + cp.sum(cp.multiply(priority, z))
+    prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(w - w_relaxed)) - TIE_BREAK * tie), cons)
     try:
-        prob.solve(solver="HIGHS")
+        prob.solve(solver="HIGHS", mip_rel_gap=0.0, mip_abs_gap=0.0)
     except cp.error.SolverError:
         prob = None
     if prob is None or prob.status not in ("optimal", "optimal_inaccurate") or w.value is None:
