@@ -107,18 +107,30 @@ def _parent_weights(
 
 
 def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.DataFrame:
-    m = market.asof(date)
-    close = m.close.reindex(columns=tickers)
-    last_date = close.apply(lambda s: s.last_valid_index())
-    price = close.ffill().iloc[-1] if len(close) else pd.Series(np.nan, index=tickers)
-    fx = m.fx_for(tickers).ffill().iloc[-1] if len(close) else pd.Series(np.nan, index=tickers)
+    """Each name's last close at ``date``, its date, currency and USD value (numpy: one pass)."""
+    close = market.close.loc[:date].reindex(columns=tickers)
+    values = close.to_numpy(dtype=float)
+    seen = ~np.isnan(values)
+    has = seen.any(axis=0)
+    last_row = np.where(has, len(values) - 1 - np.argmax(seen[::-1], axis=0), 0)
+    cols = np.arange(len(tickers))
+    price = np.where(has, values[last_row, cols] if len(values) else np.nan, np.nan)
+    last_date = np.where(has, close.index.to_numpy()[last_row] if len(values) else None, None)
+    currency = market.currency.reindex(tickers)
+    missing = sorted({str(c) for c in currency.dropna()} - {"USD", *map(str, market.fx.columns)})
+    if missing:
+        raise MissingDataError(f"no FX series to USD for currencies {missing}")
+    fx_table = market.fx.loc[:date].ffill()
+    fx_last = fx_table.iloc[-1] if len(fx_table) else pd.Series(dtype=float)
+    fx = currency.map(lambda c: 1.0 if c == "USD" else fx_last.get(c, np.nan)).astype(float)
     return pd.DataFrame(
         {
             "price": price,
-            "currency": m.currency.reindex(tickers),
-            "price_usd": price * fx,
-            "price_date": pd.to_datetime(last_date),
-        }
+            "currency": currency,
+            "price_usd": price * fx.to_numpy(),
+            "price_date": pd.to_datetime(pd.Series(last_date, index=tickers)),
+        },
+        index=pd.Index(tickers, name=close.columns.name),
     )
 
 
