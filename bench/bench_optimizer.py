@@ -75,8 +75,9 @@ def timed(fn, repeat: int = 1) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def peers(uni: pd.DataFrame, rm: RiskModel) -> dict[str, float]:
-    """Portfolio variance (on our covariance) of each peer's minimum-variance weights."""
+def peers(uni: pd.DataFrame, rm: RiskModel) -> dict:
+    """Portfolio variance (on our covariance) of each peer's minimum-variance weights, and the
+    weights themselves (``<peer>_weights``, aligned with ``uni``)."""
     from pypfopt import EfficientFrontier
 
     cov = rm.covariance()
@@ -90,6 +91,7 @@ def peers(uni: pd.DataFrame, rm: RiskModel) -> dict[str, float]:
     )
     w = pd.Series(ef.min_volatility()).reindex(uni.index).to_numpy()
     out["pypfopt"] = float(w @ cov @ w)
+    out["pypfopt_weights"] = w
     try:
         from skfolio.optimization import MeanRisk, ObjectiveFunction
         from skfolio.prior import EmpiricalPrior
@@ -115,6 +117,7 @@ def peers(uni: pd.DataFrame, rm: RiskModel) -> dict[str, float]:
         model.fit(x)
         w = np.asarray(model.weights_)
         out["skfolio"] = float(w @ cov @ w)
+        out["skfolio_weights"] = w
     except Exception as exc:  # skfolio is an optional bench dependency
         out["skfolio"] = float("nan")
         print(f"  skfolio skipped: {type(exc).__name__}: {exc}")
@@ -150,6 +153,16 @@ def main() -> None:
             f"{n:>6} {fresh * 1e3:>9.1f} {resolve * 1e3:>12.1f} {res.objective:>10.6f} "
             f"{d1:>13} {d2:>13}"
         )
+        if n <= 500:
+            ours = res.weights.reindex(uni.index).fillna(0.0).to_numpy()
+            gaps = {
+                k: float(np.abs(p[f"{k}_weights"] - ours).max())
+                for k in ("pypfopt", "skfolio")
+                if f"{k}_weights" in p
+            }
+            print(
+                "  weights: max |ours - peer| " + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items())
+            )
     print("\n(diff = peer variance - ours, on our covariance: >= 0 means ours is at least as low)")
 
     uni = universe(60, seed=3)
