@@ -14,6 +14,7 @@ from exchina.backtest.metrics import (
     metrics,
     performance_metrics,
     rolling_volatility,
+    yearly_returns,
 )
 from exchina.backtest.output import write_backtest
 from exchina.backtest.report import render_report
@@ -40,4 +41,5 @@ __all__ = [
     "simulate",
     "simulate_detailed",
     "write_backtest",
+    "yearly_returns",
 ]

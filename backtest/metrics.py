@@ -21,6 +21,24 @@ import math
 import numpy as np
 import pandas as pd
 
+PERCENT_METRICS = frozenset(
+    {
+        "total_return",
+        "cagr",
+        "cagr_price_return",
+        "volatility",
+        "max_drawdown",
+        "benchmark_cagr",
+        "excess_cagr",
+        "tracking_error",
+        "turnover_per_rebalance",
+        "turnover_annual",
+        "cost_total",
+        "cost_drag_annual",
+    }
+)
+"""Metrics that are fractions (shown as percentages by the report and the app)."""
+
 
 def _series(levels: pd.Series | pd.DataFrame, column: str) -> pd.Series:
     s = levels[column] if isinstance(levels, pd.DataFrame) else levels
@@ -149,3 +167,20 @@ def performance_metrics(
 
 
 metrics = performance_metrics
+
+
+def yearly_returns(levels: pd.DataFrame) -> pd.DataFrame:
+    """Calendar-year return of each level column (first year from its first level; the last
+    year to date). Rows are years, NaN where a column has no level in the year."""
+    out = {}
+    for col in levels.columns:
+        s = levels[col].dropna()
+        if s.empty:
+            continue
+        year_end = s.groupby(s.index.year).last()
+        start = pd.concat([pd.Series([s.iloc[0]], index=[year_end.index[0]]), year_end.iloc[:-1]])
+        start.index = year_end.index
+        out[col] = year_end / start.to_numpy() - 1.0
+    frame = pd.DataFrame(out)
+    frame.index.name = "year"
+    return frame

@@ -15,26 +15,13 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from exchina.backtest.events import event_windows
-from exchina.backtest.metrics import drawdown_series, rolling_volatility
+from exchina.backtest.metrics import PERCENT_METRICS, drawdown_series, rolling_volatility
 from exchina.backtest.result import BacktestResult
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-_PCT = {
-    "total_return",
-    "cagr",
-    "cagr_price_return",
-    "volatility",
-    "max_drawdown",
-    "benchmark_cagr",
-    "excess_cagr",
-    "tracking_error",
-    "turnover_per_rebalance",
-    "turnover_annual",
-    "cost_total",
-    "cost_drag_annual",
-}
+_PCT = PERCENT_METRICS
 
 
 def _fmt(key: str, value: object) -> str:

@@ -8,13 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exchina.backtest.metrics import yearly_returns
 from exchina.core.errors import InputError
 from exchina.index.methodology import Methodology, load_methodology, shipped_methodologies
 from exchina.index.rulebook import to_toml
 from exchina.ui.charts import log_ticks, source_tag
 from exchina.ui.data import parse_text, read_uploaded_companies
 from exchina.ui.edit import apply_changes, parse_upload
-from exchina.ui.tables import fmt_metric, metrics_table, yearly_returns
+from exchina.ui.tables import fmt_metric, metrics_table
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from exchina.backtest import BacktestResult, drawdown_series, event_windows, rolling_volatility
+from exchina.backtest.metrics import yearly_returns
 from exchina.ui import charts, data, layout
-from exchina.ui.tables import metrics_table, yearly_returns
+from exchina.ui.tables import metrics_table
 
 
 def _compare(ctx: layout.Context) -> dict[str, tuple[str, BacktestResult]]:

@@ -1,7 +1,7 @@
 """Tables the app shows: metrics side by side, calendar-year returns, exposure summaries.
 
-``yearly_returns`` is the one number computed here (the backtest layer has no calendar-year
-function yet); everything else reformats what package functions returned.
+Nothing is computed here: every number comes from a package function (calendar-year returns
+from ``exchina.backtest.metrics.yearly_returns``); this module only formats.
 """
 
 from __future__ import annotations
@@ -10,20 +10,8 @@ import math
 
 import pandas as pd
 
-PCT_METRICS = (
-    "total_return",
-    "cagr",
-    "cagr_price_return",
-    "volatility",
-    "max_drawdown",
-    "benchmark_cagr",
-    "excess_cagr",
-    "tracking_error",
-    "turnover_per_rebalance",
-    "turnover_annual",
-    "cost_total",
-    "cost_drag_annual",
-)
+from exchina.backtest.metrics import PERCENT_METRICS
+
 RATIO_METRICS = (
     "sharpe",
     "sortino",
@@ -72,7 +60,7 @@ def fmt_metric(key: str, value: object) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return "n/a"
-        if key in PCT_METRICS:
+        if key in PERCENT_METRICS:
             return f"{value:.1%}"
         return f"{value:.2f}"
     return str(value)
@@ -83,20 +71,3 @@ def metrics_table(metrics: dict[str, dict]) -> pd.DataFrame:
     keys = [k for k in LABELS if any(k in m for m in metrics.values())]
     data = {name: [fmt_metric(k, m.get(k)) for k in keys] for name, m in metrics.items()}
     return pd.DataFrame(data, index=pd.Index([LABELS[k] for k in keys], name="metric"))
-
-
-def yearly_returns(levels: pd.DataFrame) -> pd.DataFrame:
-    """Calendar-year return of each level column (first year from its first level; the last
-    year to date). Rows are years, NaN where a column has no level in the year."""
-    out = {}
-    for col in levels.columns:
-        s = levels[col].dropna()
-        if s.empty:
-            continue
-        year_end = s.groupby(s.index.year).last()
-        start = pd.concat([pd.Series([s.iloc[0]], index=[year_end.index[0]]), year_end.iloc[:-1]])
-        start.index = year_end.index
-        out[col] = year_end / start.to_numpy() - 1.0
-    frame = pd.DataFrame(out)
-    frame.index.name = "year"
-    return frame
