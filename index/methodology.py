@@ -124,7 +124,11 @@ class Schedule(_Strict):
     cutoff_business_days: int = Field(
         5, ge=0, description="selection data cut-off before effective"
     )
-    max_price_age_days: int = Field(5, ge=0, description="older latest prices are stale")
+    max_price_age_days: int = Field(
+        5,
+        ge=0,
+        description="latest prices more than this many business days before the cut-off are stale",
+    )
     calendar: str = Field(
         "XNYS",
         description="exchange calendar (exchange_calendars code) whose sessions define trading "

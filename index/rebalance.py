@@ -163,11 +163,13 @@ def rebalance(
     if cut.close.dropna(how="all").empty:
         raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
     as_of = cut.as_of
-    age = (cutoff - as_of).days
-    if check_stale and age > m.schedule.max_price_age_days:
+    oldest_ok = cutoff - pd.offsets.BDay(m.schedule.max_price_age_days)
+    if check_stale and as_of < oldest_ok:
+        age = len(pd.bdate_range(as_of, cutoff)) - 1
         raise StaleDataError(
-            f"latest price {as_of.date()} is {age} days before the cut-off {cutoff.date()} "
-            f"(max_price_age_days {m.schedule.max_price_age_days}): update the store",
+            f"latest price {as_of.date()} is {age} business days before the cut-off "
+            f"{cutoff.date()} (max_price_age_days {m.schedule.max_price_age_days}): update the "
+            "store",
             tickers=[],
         )
     from exchina.universe import build_universe

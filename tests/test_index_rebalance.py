@@ -171,3 +171,19 @@ def test_cli_bad_holdings_names_row_and_field(tmp_path: Path, capsys) -> None:
     )
     assert code == 2
     assert "row 3, field 'weight'" in capsys.readouterr().err
+
+
+def test_price_age_is_counted_in_business_days() -> None:
+    """max_price_age_days = 5 business days: prices to Friday 2025-12-05 are fresh enough for the
+    2025-12-12 cut-off (7 calendar days, 5 business days); prices to Thursday 2025-12-04 are not."""
+    from exchina.core.errors import StaleDataError
+    from exchina.core.sources import load_market
+    from exchina.index import load_methodology, rebalance, resolve_methodology
+
+    meth = load_methodology(resolve_methodology("flagship"))
+    demo = load_market("demo")
+    assert meth.schedule.max_price_age_days == 5
+    fresh = rebalance("2025-12-19", meth, demo.asof("2025-12-05"))
+    assert fresh.weights.sum() == pytest.approx(1.0)
+    with pytest.raises(StaleDataError, match="6 business days"):
+        rebalance("2025-12-19", meth, demo.asof("2025-12-04"))
