@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from exchina.core.errors import InputError
+from exchina.core.errors import ExchinaError, InputError
 from exchina.core.market import Market
 from exchina.index.methodology import Methodology, parse_methodology, resolve_methodology
 
@@ -285,7 +285,12 @@ def _param_columns(params: dict[str, Any]) -> dict[str, Any]:
 def dask_client(scheduler: str | None = None, workers: int | None = None) -> Iterator[Any]:
     """A Dask client: connected to ``scheduler`` (an address such as ``tcp://host:8786``) or to a
     new LocalCluster of ``workers`` processes with one thread each (default: CPU count)."""
-    from distributed import Client, LocalCluster
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ExchinaError(
+            "sweeps run on Dask, which is not installed: pip install 'exchina[scale]'"
+        ) from None
 
     if scheduler:
         with Client(scheduler) as client:
