@@ -136,8 +136,7 @@ def universe(
     )
     typer.echo(f"universe at {t.date()} - rules: {rules_label}")
     typer.echo(f"market: {market.label}")
-    with pd.option_context("display.max_colwidth", 120, "display.width", 250):
-        typer.echo(shown.to_string())
+    typer.echo(_table_text(shown.sort_values(["eligible", "china_score"], ascending=[False, True])))
     typer.echo(f"{int(u['eligible'].sum())} of {len(u)} eligible")
     if out is not None:
         typer.echo(f"wrote {out}")
@@ -146,3 +145,22 @@ def universe(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("universe")(universe)
+
+
+WIDTHS = {"name": 34, "stages": 44, "reasons": 70}
+
+
+def _table_text(frame: pd.DataFrame) -> str:
+    """The table for a terminal: text left-aligned, long text cut with an ellipsis."""
+
+    def cut(value: object, width: int) -> str:
+        text = "" if pd.isna(value) else str(value)
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    formatters = {}
+    for col in frame.columns:
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            cap = WIDTHS.get(col, 24)
+            width = max(len(col), *(len(cut(v, cap)) for v in frame[col])) if len(frame) else 0
+            formatters[col] = lambda v, c=cap, w=width: f"{cut(v, c):<{w}}"
+    return frame.to_string(formatters=formatters, justify="left")
