@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from exchina.backtest.metrics import performance_metrics
 from exchina.backtest.report import render_report
 from exchina.backtest.result import BacktestResult
 
@@ -66,6 +67,7 @@ def _files(
         "data_source": src,
         "synthetic": result.synthetic,
         "metrics": metrics,
+        "peer": _peer_metrics(result),
         "rebalances": costs.to_dict(orient="records"),
         "price_gaps": gaps.to_dict(orient="records"),
         "notes": result.notes,
@@ -104,3 +106,17 @@ def write_backtest(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _peer_metrics(result: BacktestResult) -> dict | None:
+    """Metrics of the methodology run beside the index (total return, rebased to the index's
+    first date), against the same benchmark; None without a peer."""
+    peer = result.levels.get("peer")
+    if peer is None or peer.isna().all():
+        return None
+    bench = result.levels.get("benchmark")
+    if bench is not None and bench.isna().all():
+        bench = None
+    frame = pd.DataFrame({"level_tr": peer}).dropna()
+    out = performance_metrics(frame, None if bench is None else bench.reindex(frame.index))
+    return {"methodology": result.peer_name, **out}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -132,6 +133,19 @@ def test_cli_writes_the_outputs(tmp_path: Path) -> None:
         "report.html",
     }
     assert "SYNTHETIC DATA" in (out / "report.html").read_text()
+    assert json.loads((out / "metrics.json").read_text())["peer"] is None  # --no-peer
+
+
+def test_metrics_json_carries_the_peer_methodology(tmp_path: Path) -> None:
+    out = tmp_path / "bt"
+    args = ["backtest", "--methodology", "flagship", "--source", "demo", "--start", START]
+    assert main([*args, "--end", END, "--out", str(out)]) == 0
+    doc = json.loads((out / "metrics.json").read_text())
+    levels = pd.read_csv(out / "levels.csv", index_col="date", parse_dates=True)
+    assert doc["peer"]["methodology"] == "REMX-like Rare Earth & Strategic Metals"
+    peer = levels["peer"].dropna()
+    expected = peer.iloc[-1] / peer.iloc[0] - 1.0
+    assert doc["peer"]["total_return"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_cli_bad_date_exits_2_and_writes_nothing(tmp_path: Path) -> None:
