@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -61,6 +62,12 @@ class YFinanceClient:
     def download(self, tickers: list[str], start: str, end: str | None) -> pd.DataFrame:
         import yfinance as yf
 
+        with warnings.catch_warnings():  # yfinance's own pandas deprecations are not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return self._download(yf, tickers, start, end)
+
+    def _download(self, yf, tickers: list[str], start: str, end: str | None) -> pd.DataFrame:
         return yf.download(
             tickers,
             start=start,
@@ -230,7 +237,9 @@ def fetch(
     if not succeeded:
         raise SourceError(
             f"Yahoo Finance returned no usable data for any of {len(tickers)} ticker(s); "
-            "the store is unchanged",
+            "the store is unchanged"
+            + "".join(f"\n  - {t}: {why}" for t, why in sorted(failures.items())[:20])
+            + (f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""),
             failures,
         )
     with store.lock():
