@@ -4,7 +4,7 @@ The engine (``simulate``) works on plain frames, so a quant can run their own we
 (``run_backtest``, metrics, exposures, attribution, event windows, the HTML report) builds on it.
 """
 
-from exchina.backtest.attribution import attribution
+from exchina.backtest.attribution import attribution, brinson
 from exchina.backtest.costs import CostModel
 from exchina.backtest.engine import resolve_benchmark, run_backtest
 from exchina.backtest.events import event_windows, load_events
@@ -26,6 +26,7 @@ __all__ = [
     "CostModel",
     "Simulation",
     "attribution",
+    "brinson",
     "china_band",
     "china_exposure",
     "drawdown_series",

@@ -5,6 +5,10 @@ is exactly ``sum_i w_i x R_i`` with ``w_i`` the weights set at the first rebalan
 name's USD price return over the period (a name without a price is held at its last one, as in
 ``simulate``). Grouping that sum gives contributions that add up to the period's return before
 costs.
+
+``brinson`` compares two such tables period by period (Brinson-Fachler): allocation
+``(wp - wb) x (rb - Rb)``, selection ``wb x (rp - rb)`` and interaction ``(wp - wb) x (rp - rb)``
+per group, which add up to the period's return difference ``Rp - Rb``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from exchina.backtest.exposures import column_for, group_values, snapshots
+from exchina.core.errors import InputError
 
 
 def attribution(
@@ -55,3 +60,39 @@ def attribution(
     )
     out.attrs["by"] = by
     return out
+
+
+def brinson(portfolio: pd.DataFrame, benchmark: pd.DataFrame) -> pd.DataFrame:
+    """Brinson-Fachler attribution of the index against a benchmark, per period and group.
+
+    Both inputs are ``attribution`` tables over the same holding periods (the same rebalance
+    schedule). A group one side does not hold takes the other side's return (Brinson's
+    convention), so its whole effect is allocation. Columns: ``period_start``, ``period_end``,
+    ``group``, ``weight``, ``benchmark_weight``, ``return``, ``benchmark_return``,
+    ``allocation``, ``selection``, ``interaction``, ``total``; per period the totals add up to
+    the index's price return minus the benchmark's."""
+    keys = ["period_start", "period_end"]
+    ours = set(map(tuple, portfolio[keys].drop_duplicates().to_numpy().tolist()))
+    theirs = set(map(tuple, benchmark[keys].drop_duplicates().to_numpy().tolist()))
+    if ours != theirs:
+        raise InputError(
+            "the index and the benchmark have different holding periods (rebalance schedules); "
+            "Brinson attribution needs the same periods",
+            field="benchmark",
+        )
+    cols = ["weight", "return"]
+    p = portfolio.set_index([*keys, "group"])[cols]
+    b = benchmark.set_index([*keys, "group"])[cols].add_prefix("benchmark_")
+    both = p.join(b, how="outer")
+    both[["weight", "benchmark_weight"]] = both[["weight", "benchmark_weight"]].fillna(0.0)
+    both["return"] = both["return"].fillna(both["benchmark_return"])
+    both["benchmark_return"] = both["benchmark_return"].fillna(both["return"])
+    rb_total = (
+        (both["benchmark_weight"] * both["benchmark_return"]).groupby(level=keys).transform("sum")
+    )
+    active = both["weight"] - both["benchmark_weight"]
+    both["allocation"] = active * (both["benchmark_return"] - rb_total)
+    both["selection"] = both["benchmark_weight"] * (both["return"] - both["benchmark_return"])
+    both["interaction"] = active * (both["return"] - both["benchmark_return"])
+    both["total"] = both["allocation"] + both["selection"] + both["interaction"]
+    return both.reset_index()

@@ -328,6 +328,7 @@ def run_backtest(
         peer_name=peer_name,
         peer_weights=comparison.weights if comparison is not None else None,
         peer_universe=comparison.universe if comparison is not None else None,
+        peer_prices_usd=comparison.prices_usd if comparison is not None else None,
         notes=notes,
         timings=timings,
     )

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from exchina.backtest.attribution import attribution
+from exchina.backtest.attribution import attribution, brinson
 from exchina.backtest.exposures import china_exposure, exposures
 from exchina.backtest.metrics import performance_metrics
+from exchina.core.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class BacktestResult:
     peer_name: str | None = None
     peer_weights: pd.DataFrame | None = None
     peer_universe: pd.DataFrame | None = None
+    peer_prices_usd: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -96,3 +98,12 @@ class BacktestResult:
     def attribution(self, by: str = "primary_stage") -> pd.DataFrame:
         """Contribution to each holding period's price return by group."""
         return attribution(self.prices_usd, self.weights, self.universe, by)
+
+    def brinson(self, by: str = "primary_stage") -> pd.DataFrame:
+        """Brinson-Fachler attribution against the peer methodology (allocation, selection,
+        interaction per period and group); needs a peer run on the same schedule."""
+        if self.peer_weights is None or self.peer_universe is None or self.peer_prices_usd is None:
+            raise InputError("no peer methodology was run beside the index", field="peer")
+        ours = self.attribution(by)
+        theirs = attribution(self.peer_prices_usd, self.peer_weights, self.peer_universe, by)
+        return brinson(ours, theirs)
