@@ -24,7 +24,6 @@ import math
 import os
 import tempfile
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ import pandas as pd
 
 from exchina.core.errors import ExchinaError, InputError
 from exchina.core.market import Market
+from exchina.core.tomlfile import read_toml
 from exchina.index.methodology import Methodology, parse_methodology, resolve_methodology
 
 LOWER_IS_BETTER: frozenset[str] = frozenset(
@@ -145,10 +145,7 @@ def parse_grid(data: dict[str, Any], *, file: str | Path = "<grid>") -> Grid:
         if not isinstance(values, list) or not values:
             raise _parameter_error(f"expected a non-empty list of values, got {values!r}", f, key)
     path = resolve_methodology(base, relative_to=file if Path(f).is_file() else None)
-    try:
-        base_data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=path) from None
+    base_data = read_toml(path, "methodology")
     parse_methodology(base_data, file=path)
     return Grid(base=base, base_data=base_data, parameters=dict(params), file=f)
 
@@ -162,13 +159,7 @@ def load_grid(path: str | Path) -> Grid:
     shipped = data_file("grids") / f"{p.stem}.toml"
     if not p.is_file() and p.parent == Path() and shipped.is_file():
         p = shipped
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("grid file not found", file=p) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=p) from None
-    return parse_grid(data, file=p)
+    return parse_grid(read_toml(p, "grid"), file=p)
 
 
 def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:

@@ -44,7 +44,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 from exchina.core.errors import InputError, MissingDataError
 from exchina.core.market import Market
@@ -309,6 +308,8 @@ def _generate(
 
 def _mean_reverting(shocks: np.ndarray, kappa: float) -> np.ndarray:
     """AR(1) level ``x[t] = (1 - kappa) x[t-1] + shock[t]``: same daily moves, bounded drift."""
+    from scipy.signal import lfilter  # 1 s to import: only when a demo market is generated
+
     return lfilter([1.0], [1.0, -(1.0 - kappa)], shocks)
 
 

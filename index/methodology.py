@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import tomllib
 import typing
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from exchina.core.errors import InputError
+from exchina.core.paths import data_dir
+from exchina.core.tomlfile import read_toml
 from exchina.universe.rules import STAGES, UniverseRules
 
 Scheme = Literal[
@@ -235,26 +236,12 @@ def parse_methodology(data: dict, *, file: str | Path = "<methodology>") -> Meth
 def load_methodology(path: str | Path) -> Methodology:
     """Read and validate a methodology TOML file."""
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("methodology file not found", file=p) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=p) from None
-    return parse_methodology(data, file=p)
-
-
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "methodologies"
+    return parse_methodology(read_toml(p, "methodology"), file=p)
 
 
 def shipped_methodologies() -> dict[str, Path]:
     """Name -> path of every methodology shipped in ``data/methodologies``."""
-    from importlib import resources
-
-    try:
-        folder = Path(str(resources.files("exchina.data") / "methodologies"))
-    except ModuleNotFoundError:
-        folder = SHIPPED_DIR
+    folder = data_dir() / "methodologies"
     return {p.stem: p for p in sorted(folder.glob("*.toml"))}
 
 

@@ -764,17 +764,18 @@ def _clean(x: np.ndarray) -> np.ndarray:
 def solve(d: ProblemData, solver: str = "CLARABEL", selection: str = "auto") -> WeightsResult:
     """Solve prepared data (see ``optimize``).
 
-    With ``small_universe = "relax_caps"``, a universe too small for the concentration rules
-    (caught by the cheap checks, or by the name selection finding no feasible set once stage
-    bounds and liquidity are added) is solved again without them, the cap lifted as documented.
+    With ``small_universe = "relax_caps"``, a universe too small for its caps and concentration
+    rules (caught by the cheap checks, or by a solve or name selection that finds no weights) is
+    solved again without the rules, the cap lifted as documented; this is the one place that
+    relaxes.
     """
     try:
         return _solve(d, solver, selection)
     except InfeasibleError:
-        if d.small_universe != "relax_caps" or not d.rules:
+        if d.small_universe != "relax_caps":
             raise
-        relaxed = relax_caps(d)
-        if relaxed is None or feasibility_conflicts(relaxed):
+        relaxed = relax_caps(d)  # None when lifting caps cannot pass the cheap checks
+        if relaxed is None:
             raise
         return _solve_lifting(relaxed, solver, selection)
 
@@ -815,11 +816,6 @@ def _solve_noted(
 
 def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
     conflicts = feasibility_conflicts(d)
-    if conflicts and d.small_universe == "relax_caps":
-        relaxed = relax_caps(d)
-        if relaxed is not None and not feasibility_conflicts(relaxed):
-            d, conflicts = relaxed, []
-            warnings.warn(d.notes[-1], RuntimeWarning, stacklevel=2)
     if conflicts:
         raise InfeasibleError("the constraints cannot all hold (checked before solving)", conflicts)
     n_rules = len(d.rules)

@@ -10,14 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import exchina.index
 from exchina.backtest import BacktestResult, resolve_benchmark, run_backtest
 from exchina.backtest.engine import _priced_weights, _PriceIndex
 from exchina.cli import main
 from exchina.core.market import Market
-
-if not hasattr(exchina.index, "rebalance"):  # the index layer is built in parallel
-    pytest.skip("exchina.index.rebalance is not available yet", allow_module_level=True)
 
 START, END, CUT = "2019-01-01", "2020-03-31", pd.Timestamp("2019-09-30")
 

@@ -12,6 +12,7 @@ from exchina.core.demo import (
     DEMO_SOURCE,
     HALT_END,
     HALT_START,
+    INSTRUMENT_COLUMNS,
     _generate,
     demo_market,
     event_dates,
@@ -39,17 +40,7 @@ def instruments() -> pd.DataFrame:
             "CN",
         ),
     ]
-    cols = [
-        "ticker",
-        "currency",
-        "stages",
-        "status",
-        "size",
-        "listed_from",
-        "delisted_on",
-        "country",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=list(INSTRUMENT_COLUMNS))
 
 
 def test_same_seed_same_numbers_other_seed_differs() -> None:

@@ -150,9 +150,8 @@ def test_invalid_rows_fail_only_that_ticker(tmp_path) -> None:
 
 
 @pytest.mark.network
-def test_live_yahoo_fetch(tmp_path, request) -> None:
-    if "network" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("live Yahoo test is opt-in: pytest -m network")
+def test_live_yahoo_fetch(tmp_path) -> None:
+    """Opt-in (``pytest -m network``): deselected otherwise, see ``conftest.py``."""
     res = fetch(["MP"], MarketStore(tmp_path), start="2024-01-01", end="2024-02-01", progress=False)
     assert res.succeeded == ["MP"]
     assert len(MarketStore(tmp_path).read_prices(["MP"])) > 15

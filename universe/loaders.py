@@ -291,11 +291,17 @@ def _frame(records: list[dict], columns: list[str], date_cols: list[str]) -> pd.
     return df
 
 
-def _company_ids(companies: pd.DataFrame | None, path: Path, default: Path) -> set[str]:
-    if companies is None:
-        sibling = path.parent / "companies.csv"
-        companies = load_companies(sibling if sibling.is_file() else default)
-    return set(companies["company_id"])
+def _check_companies(records: list[dict], companies: pd.DataFrame, path: Path) -> None:
+    """Every row's ``company_id`` must be in the master; the first stray row is named."""
+    known = set(companies["company_id"])
+    for i, r in enumerate(records, start=2):
+        if r["company_id"] not in known:
+            raise InputError(
+                f"unknown company_id '{r['company_id']}' (not in companies.csv)",
+                file=path,
+                row=i,
+                field="company_id",
+            )
 
 
 _MEMO: dict[tuple, pd.DataFrame] = {}
@@ -360,15 +366,8 @@ def _load_facts(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     rows = _read_rows(p, FACT_COLUMNS, required)
     records = [_validate(FactRow, r, p, i).model_dump() for i, r in enumerate(rows, start=2)]
     _unique([r["fact_id"] for r in records], "fact_id", p)
-    known = _company_ids(companies, p, data_file("companies.csv"))
-    for i, r in enumerate(records, start=2):
-        if r["company_id"] not in known:
-            raise InputError(
-                f"unknown company_id '{r['company_id']}' (not in companies.csv)",
-                file=p,
-                row=i,
-                field="company_id",
-            )
+    _check_companies(records, companies, p)
+    for r in records:
         if r["known_from"] is None:
             r["known_from"] = r["effective_from"]
     dates = ["effective_from", "effective_to", "known_from", "source_date"]
@@ -394,13 +393,5 @@ def _load_shares(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     rows = _read_rows(p, SHARE_COLUMNS, required)
     records = [_validate(ShareRow, r, p, i).model_dump() for i, r in enumerate(rows, start=2)]
     _unique([f"{r['company_id']} {r['effective_from']}" for r in records], "effective_from", p)
-    known = _company_ids(companies, p, data_file("companies.csv"))
-    for i, r in enumerate(records, start=2):
-        if r["company_id"] not in known:
-            raise InputError(
-                f"unknown company_id '{r['company_id']}' (not in companies.csv)",
-                file=p,
-                row=i,
-                field="company_id",
-            )
+    _check_companies(records, companies, p)
     return _frame(records, SHARE_COLUMNS, ["effective_from", "source_date"])

@@ -9,7 +9,6 @@ another's; no optimizer problem is ever cached here (the index layer builds its 
 from __future__ import annotations
 
 import io
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from exchina.core.errors import InputError
 from exchina.core.market import Market
 from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
+from exchina.core.tomlfile import loads_toml
 from exchina.index.methodology import (
     Methodology,
     load_methodology,
@@ -92,11 +92,7 @@ def methodology(text: str) -> Methodology:
 
 def parse_text(text: str, file: str) -> Methodology:
     """Validate methodology TOML text with ``parse_methodology``; errors name ``file`` and key."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=file) from None
-    return parse_methodology(data, file=file)
+    return parse_methodology(loads_toml(text, file), file=file)
 
 
 # ----------------------------------------------------------------------------- results

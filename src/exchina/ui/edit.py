@@ -9,10 +9,10 @@ through the same parser (TOML is data: nothing is evaluated or unpickled).
 from __future__ import annotations
 
 import copy
-import tomllib
 from typing import Any
 
 from exchina.core.errors import InputError
+from exchina.core.tomlfile import loads_toml
 from exchina.index.methodology import Methodology, parse_methodology
 
 MAX_UPLOAD_BYTES = 256 * 1024
@@ -55,8 +55,4 @@ def parse_upload(data: bytes, name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> M
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", file=name) from None
-    try:
-        parsed = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", file=name) from None
-    return parse_methodology(parsed, file=name)
+    return parse_methodology(loads_toml(text, name), file=name)
