@@ -30,6 +30,18 @@ def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("EXCHINA_STORE", str(tmp_path_factory.mktemp("store")))
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("result-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(_session_cache: Path, monkeypatch: pytest.MonkeyPatch):
+    """No test reads or writes the user's result cache: EXCHINA_CACHE points at a folder shared by
+    this test session (entries are keyed by their inputs, so sharing them is safe)."""
+    monkeypatch.setenv("EXCHINA_CACHE", str(_session_cache))
+
+
 @pytest.fixture
 def realdata() -> Path:
     """``../shared/realdata`` (CI has it); tests that need it fail loudly if it is missing."""

@@ -24,6 +24,7 @@ app = typer.Typer(
 
 def _register() -> None:
     from exchina.cli import (
+        app_cmds,
         backtest_cmds,
         data_cmds,
         index_cmds,
@@ -32,7 +33,9 @@ def _register() -> None:
         universe_cmds,
     )
 
-    for module in (data_cmds, universe_cmds, index_cmds, backtest_cmds, ops_cmds, sweep_cmds):
+    for module in (
+        data_cmds, universe_cmds, index_cmds, backtest_cmds, ops_cmds, sweep_cmds, app_cmds
+    ):  # fmt: skip
         module.register(app)
 
 

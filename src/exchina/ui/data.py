@@ -4,13 +4,20 @@ Every cached function is keyed by plain text: the data key (store folder and a f
 files, so new prices invalidate the cache) and the methodology's resolved TOML (``to_toml``, which
 starts with its hash). Results are ``st.cache_data`` copies, so a session can never mutate
 another's; no optimizer problem is ever cached here (the index layer builds its own per call).
+
+The slow results (the market, backtests, the latest rebalance) are also kept on disk in the user
+cache folder (``exchina.core.resultcache``, keyed by methodology digest, data fingerprint and code
+version), so a relaunch of the app reads them instead of recomputing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -19,6 +26,7 @@ from exchina.backtest import BacktestResult, load_events, render_report, resolve
 from exchina.backtest import run_backtest as _run_backtest
 from exchina.core.errors import InputError
 from exchina.core.market import Market
+from exchina.core.resultcache import ResultCache
 from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
 from exchina.core.tomlfile import loads_toml
@@ -34,6 +42,7 @@ from exchina.universe import build_universe, explain, load_companies, load_facts
 from exchina.universe.explain import Explanation
 
 FLAGSHIP = "flagship"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,10 +71,22 @@ def data_key() -> DataKey:
     return DataKey(str(st_.root), stamp)
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _disk(kind: str, key: DataKey, text: str, compute: Callable[[], T], *extra: str) -> T:
+    """``compute()`` through the persistent result cache, keyed by ``text``'s digest (the
+    methodology's canonical TOML, "" for none), the data key and ``extra`` parts."""
+    store = key.store if key.fingerprint else ""
+    parts = (_digest(text), key.source, store, key.fingerprint, *extra)
+    return ResultCache.default().get_or_compute(kind, parts, compute)
+
+
 @st.cache_data(show_spinner="Loading market data...", max_entries=2)
 def market(key: DataKey) -> Market:
     """The market for ``key``: the store when it holds prices, else the synthetic demo market."""
-    return load_market(source=key.source, store=key.store)
+    return _disk("market", key, "", lambda: load_market(source=key.source, store=key.store))
 
 
 # ----------------------------------------------------------------------------- methodologies
@@ -106,10 +127,14 @@ def backtest(text: str, key: DataKey) -> BacktestResult:
     ``[benchmark]`` ticker when the market has it, else its methodology). The peer methodology
     used for the China-exposure comparison is backtested separately (``benchmark_methodology_text``)
     so one cached peer serves every methodology that names it."""
-    m = methodology(text)
-    mk = market(key)
-    bench, _peer = resolve_benchmark(m, market=mk)
-    return _run_backtest(m, mk, benchmark=bench)
+
+    def compute() -> BacktestResult:
+        m = methodology(text)
+        mk = market(key)
+        bench, _peer = resolve_benchmark(m, market=mk)
+        return _run_backtest(m, mk, benchmark=bench)
+
+    return _disk("backtest", key, text, compute)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -121,33 +146,37 @@ def metrics(text: str, key: DataKey) -> dict:
 @st.cache_data(show_spinner=False, max_entries=16)
 def china_exposure(text: str, key: DataKey) -> pd.Series:
     """Weighted China score of the index at each rebalance."""
-    return backtest(text, key).china_exposure()["index"]
+    return _disk("china", key, text, lambda: backtest(text, key).china_exposure()["index"])
 
 
 @st.cache_data(show_spinner=False, max_entries=48)
 def exposures(text: str, key: DataKey, by: str) -> pd.DataFrame:
     """Weight per group (``primary_stage``, ``country``, ``china_band``) at each rebalance."""
-    return backtest(text, key).exposures(by)
+    return _disk("exposures", key, text, lambda: backtest(text, key).exposures(by), by)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def attribution(text: str, key: DataKey, by: str) -> pd.DataFrame:
     """Contribution by group to each holding period's price return."""
-    return backtest(text, key).attribution(by)
+    return _disk("attribution", key, text, lambda: backtest(text, key).attribution(by), by)
 
 
 @st.cache_data(show_spinner="Rebalancing...", max_entries=16)
 def current_rebalance(text: str, key: DataKey) -> RebalanceResult:
     """The latest rebalance of the backtest, redone with the holdings drifted up to it, so the
     trades are against what the index held just before."""
-    m = methodology(text)
-    res = backtest(text, key)
-    date = pd.Timestamp(res.weights.index[-1])
-    previous = None
-    if len(res.weights) > 1:
-        previous = res.drifted.iloc[-1]
-        previous = previous[previous > 0]
-    return rebalance(date, m, market(key), previous=previous)
+
+    def compute() -> RebalanceResult:
+        m = methodology(text)
+        res = backtest(text, key)
+        date = pd.Timestamp(res.weights.index[-1])
+        previous = None
+        if len(res.weights) > 1:
+            previous = res.drifted.iloc[-1]
+            previous = previous[previous > 0]
+        return rebalance(date, m, market(key), previous=previous)
+
+    return _disk("rebalance", key, text, compute)
 
 
 @st.cache_data(show_spinner="Checking the constraints...", max_entries=16)
