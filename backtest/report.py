@@ -17,6 +17,7 @@ import pandas as pd
 from exchina.backtest.events import event_windows
 from exchina.backtest.metrics import PERCENT_METRICS, drawdown_series, rolling_volatility
 from exchina.backtest.result import BacktestResult
+from exchina.backtest.series import benchmark_series_label, series_color
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -53,12 +54,18 @@ class _Charts:
         )
 
 
-def _lines(frame: pd.DataFrame, pct: bool = False) -> go.Figure:
+def _lines(frame: pd.DataFrame, pct: bool = False, series: bool = False) -> go.Figure:
+    """One line per column; ``series``: columns are series labels, drawn in their own colours."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     for col in frame.columns:
-        fig.add_trace(go.Scatter(x=frame.index, y=frame[col], mode="lines", name=str(col)))
+        line = {"color": series_color(str(col))} if series else None
+        if series and str(col).endswith("(price return)"):
+            line = {**(line or {}), "dash": "dot"}
+        fig.add_trace(
+            go.Scatter(x=frame.index, y=frame[col], mode="lines", name=str(col), line=line)
+        )
     if pct:
         fig.update_yaxes(tickformat=".0%")
     return fig
@@ -97,17 +104,23 @@ def render_report(
     cols = [
         c for c in ("level_pr", "level_tr", "benchmark", "peer") if c in lv and lv[c].notna().any()
     ]
+    bench = benchmark_series_label(result) or "benchmark"
     names = {
-        "level_pr": "index, price return",
-        "level_tr": "index, total return",
-        "benchmark": f"benchmark: {result.benchmark_name}",
-        "peer": f"peer: {result.peer_name}",
+        "level_pr": f"{result.methodology} (price return)",
+        "level_tr": result.methodology,
+        "benchmark": bench,
+        "peer": str(result.peer_name),
     }
-    charts.add(_lines(lv[cols].rename(columns=names)), f"{result.methodology}: index level (USD)")
-    dd = pd.DataFrame({"index": drawdown_series(lv)})
+    if result.peer_name == result.benchmark_name:
+        cols = [c for c in cols if c != "peer"]  # the same series twice
+    charts.add(
+        _lines(lv[cols].rename(columns=names), series=True),
+        f"{result.methodology}: index level (USD, total return unless marked)",
+    )
+    dd = pd.DataFrame({result.methodology: drawdown_series(lv)})
     if "benchmark" in cols:
-        dd["benchmark"] = drawdown_series(lv["benchmark"].dropna())
-    charts.add(_lines(dd, pct=True), "Drawdown from the running peak")
+        dd[bench] = drawdown_series(lv["benchmark"].dropna())
+    charts.add(_lines(dd, pct=True, series=True), "Drawdown from the running peak")
     charts.add(
         _lines(rolling_volatility(lv).to_frame("63-day volatility"), pct=True),
         "Rolling volatility (63 trading days, annualised)",
@@ -122,7 +135,8 @@ def render_report(
         except KeyError:
             continue
     if "china_score" in result.universe:
-        charts.add(_lines(result.china_exposure()), "Weighted China score (0-100)")
+        china = result.china_exposure().rename(columns={"index": result.methodology})
+        charts.add(_lines(china, series=True), "Weighted China score (0-100)")
     att = result.attribution("primary_stage")
     if not att.empty:
         piv = att.pivot_table(

@@ -266,8 +266,16 @@ def _series(frame: pd.DataFrame, ticker: str, currency: str | None, path: Path) 
     ccy = str(clean["currency"].iloc[-1])
     inferred = bool(clean["currency_inferred"].iloc[-1])
     if inferred:
-        warnings.append(f"{path}: currency of {ticker} inferred from its suffix as {ccy}")
+        warnings.append(f"{path}: {currency_note(ticker, ccy)}")
     return ImportedSeries(path, ticker, "prices", ccy, inferred, clean, warnings)
+
+
+def currency_note(ticker: str, ccy: str) -> str:
+    """What was done about a file without a currency column, in words (said once, on import)."""
+    if "." in ticker:
+        suffix = ticker.rsplit(".", 1)[1]
+        return f"no currency column: {ticker} taken as {ccy}, the currency of exchange suffix .{suffix}"
+    return f"no currency column: {ticker} has no exchange suffix, taken as {ccy} (a US listing)"
 
 
 def _check_overlaps(series: list[ImportedSeries]) -> None:

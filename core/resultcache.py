@@ -3,14 +3,14 @@ app opens fast on a relaunch and several sessions or processes share one computa
 
 An entry is keyed by what determines it: the caller's parts (methodology digest, data
 fingerprint, ...) plus ``code_version()`` (the package version and a digest of every source and
-data file shipped with it, and the pandas/numpy/Python versions the pickle depends on). A changed
+data file shipped with it, and the pandas/numpy/Python versions the entries depend on). A changed
 input is a different key, so an entry is never stale, only unused.
 
 Safe across processes: one file lock per key serialises computing it (a second process waits and
 then reads the first one's result), and entries are written to a temporary file in the same folder
 and renamed into place, so a reader sees a whole entry or none. A corrupt or unreadable entry is
-dropped and recomputed. Entries are pickles the user's own processes wrote into the user's cache
-folder; nothing from elsewhere is ever unpickled.
+dropped and recomputed. Entries are data files (``exchina.core.resultfile``: JSON and Parquet in
+a zip), never pickles: reading one evaluates nothing.
 
 The folder is ``$EXCHINA_CACHE`` when set (``off`` disables the cache), else the per-user cache
 folder (``platformdirs.user_cache_dir``).
@@ -22,7 +22,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import pickle
 import sys
 import tempfile
 from collections.abc import Callable
@@ -31,6 +30,8 @@ from typing import TypeVar
 
 import platformdirs
 from filelock import FileLock
+
+from exchina.core.resultfile import read_result, write_result
 
 CACHE_ENV = "EXCHINA_CACHE"
 SOURCE_SUFFIXES = (".py", ".csv", ".toml")
@@ -63,7 +64,7 @@ def _package_dirs() -> list[Path]:
 @functools.cache
 def code_version() -> str:
     """The package version, a digest of its source and shipped data files, and the versions of
-    Python, pandas and numpy (a pickle depends on them): one changed file is a new version."""
+    Python, pandas and numpy: one changed file is a new version."""
     import numpy
     import pandas
 
@@ -80,7 +81,7 @@ def code_version() -> str:
 
 
 class ResultCache:
-    """Entries under ``root/<kind>/<key digest>.pkl``; see the module docstring."""
+    """Entries under ``root/<kind>/<key digest>.zip``; see the module docstring."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root
@@ -98,7 +99,7 @@ class ResultCache:
         if self.root is None:
             raise RuntimeError("the result cache is off")
         key = "\x1f".join((code_version(), *parts))
-        return self.root / kind / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.pkl"
+        return self.root / kind / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.zip"
 
     def get(self, kind: str, *parts: str) -> object | None:
         """The stored value, or None when absent (a corrupt entry is removed)."""
@@ -107,7 +108,7 @@ class ResultCache:
         path = self.path(kind, *parts)
         try:
             with path.open("rb") as f:
-                return pickle.load(f)
+                return read_result(f)
         except OSError:  # absent, or the folder cannot be read
             return None
         except Exception:  # truncated by a crash, or written by another library version
@@ -117,7 +118,8 @@ class ResultCache:
 
     def put(self, kind: str, value: object, *parts: str) -> None:
         """Store ``value`` atomically (temporary file, fsync, rename); a failed write (disk
-        full, read-only folder) leaves no entry and is not an error: the cache is an aid."""
+        full, read-only folder, a value that cannot be stored) leaves no entry and is not an
+        error: the cache is an aid."""
         if self.root is None:
             return
         path = self.path(kind, *parts)
@@ -125,15 +127,15 @@ class ResultCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
-                "wb", dir=path.parent, prefix=".tmp-", suffix=".pkl", delete=False
+                "wb", dir=path.parent, prefix=".tmp-", suffix=".zip", delete=False
             ) as f:
                 tmp = Path(f.name)
-                pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+                write_result(value, f)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
             tmp = None
-        except OSError:
+        except (OSError, TypeError):
             pass
         finally:
             if tmp is not None:

@@ -77,7 +77,7 @@ def test_universe_page_lists_companies_and_explains_a_score():
 def test_universe_filters_and_date_picker():
     at = _open("Universe")
     now = _table(at, "reasons")
-    at.selectbox(key="universe_eligible").select("eligible")
+    at.selectbox(key="universe_eligible").select("eligible (held or not)")
     at.text_input(key="universe_search").input("lynas")
     at.run()
     _ok(at)
@@ -110,7 +110,9 @@ def test_methodology_form_reports_conflicting_constraints():
     _ok(at)
     # a weighted China-score budget of 1 while every eligible name scores well above it: no
     # relaxation of caps can help (the flagship relaxes caps only for a small universe)
-    at.checkbox(key="mf_budget_on").check()
+    assert at.number_input(key="mf_budget").disabled  # off until its checkbox is ticked
+    at.checkbox(key="mf_budget_on").check().run()
+    assert not at.number_input(key="mf_budget").disabled
     at.number_input(key="mf_budget").set_value(1.0)
     at.button[0].click()
     at.run()

@@ -29,7 +29,7 @@ def test_round_trip_and_keys(tmp_path: Path):
     cache.get_or_compute("kind", ("m1", "data2"), lambda: compute(2.0))  # other data: new entry
     cache.get_or_compute("kind", ("m2", "data1"), lambda: compute(3.0))  # other methodology
     assert calls == [1.0, 2.0, 3.0]
-    assert len(list((tmp_path / "kind").glob("*.pkl"))) == 3
+    assert len(list((tmp_path / "kind").glob("*.zip"))) == 3
     assert not list((tmp_path / "kind").glob(".tmp-*"))  # no temporary file left behind
 
 
@@ -87,3 +87,58 @@ def test_processes_compute_a_key_once(tmp_path: Path):
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0]
     assert len(log.read_text().split()) == 1  # one process computed, two read its entry
+
+
+@pytest.mark.slow
+def test_results_round_trip_as_data(tmp_path: Path):
+    """The market, a backtest and a rebalance come back from their data files equal."""
+    from exchina.backtest import resolve_benchmark, run_backtest
+    from exchina.core.resultfile import read_result, write_result
+    from exchina.core.sources import load_market
+    from exchina.index.methodology import load_methodology, resolve_methodology
+    from exchina.index.rebalance import rebalance
+
+    market = load_market("demo")
+    m = load_methodology(resolve_methodology("equal_weight"))
+    bench, _ = resolve_benchmark(m, market=market)
+    res = run_backtest(m, market, start="2022-01-01", benchmark=bench)
+    reb = rebalance(res.weights.index[-1], m, market)
+
+    def again(x):
+        path = tmp_path / "x.zip"
+        with path.open("wb") as f:
+            write_result(x, f)
+        with path.open("rb") as f:
+            return read_result(f)
+
+    mk2, res2, reb2 = again(market), again(res), again(reb)
+    pd.testing.assert_frame_equal(mk2.close, market.close)
+    pd.testing.assert_frame_equal(mk2.fx, market.fx)
+    pd.testing.assert_series_equal(mk2.currency, market.currency)
+    assert mk2.label == market.label and mk2.meta == market.meta
+    pd.testing.assert_frame_equal(res2.levels, res.levels)
+    pd.testing.assert_frame_equal(res2.weights, res.weights)
+    pd.testing.assert_frame_equal(res2.universe, res.universe)
+    assert res2.metrics() == pytest.approx(res.metrics(), nan_ok=True)
+    assert res2.notes == res.notes and res2.benchmark_name == res.benchmark_name
+    pd.testing.assert_frame_equal(reb2.constituents, reb.constituents)
+    assert reb2.methodology.digest() == reb.methodology.digest()
+    assert reb2.report == reb.report
+    pd.testing.assert_series_equal(reb2.optimized.weights, reb.optimized.weights)
+
+
+def test_only_exchina_classes_are_read(tmp_path: Path):
+    import io
+    import json
+    import zipfile
+
+    from exchina.core.resultfile import read_result, write_result
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("tree.json", json.dumps({"dataclass": "os:system", "fields": {}}))
+    buf.seek(0)
+    with pytest.raises(ValueError, match="refusing"):
+        read_result(buf)
+    with pytest.raises(TypeError):
+        write_result(object(), io.BytesIO())

@@ -51,8 +51,16 @@ UNIVERSE_COLUMNS = [
     "shares_source",
     "free_float",
     "member",
+    "buffered",
     "data_notes",
 ]
+STANDINGS = {
+    "held": "held: passes the entry screens",
+    "held, kept by buffer": "held: fails an entry screen but is inside the members' buffer",
+    "held, leaving": "held now, fails even the buffer: leaves at the next rebalance",
+    "eligible": "not held, passes the entry screens",
+    "excluded": "not held, fails a screen (see reasons)",
+}
 
 
 def shares_in_force(shares: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFrame:
@@ -259,6 +267,13 @@ def build_universe(
     else:
         china_max = rules.max_china_score + np.where(is_member, rules.buffer_china_score, 0.0)
     bad_china = ~has_flag & (china > china_max)
+    # members the buffers keep: eligible, but failing an entry threshold a newcomer must meet
+    over_entry = (
+        ~has_flag & (china > rules.max_china_score)
+        if rules.max_china_score is not None
+        else np.zeros(len(c), dtype=bool)
+    )
+    below_entry = has_px & ((float_mcap < rules.min_float_mcap_usd) | (adtv < rules.min_adtv_usd))
     conf = score["confidence"].to_numpy()
     bad_conf = conf < rules.min_confidence
     unknown = score["unknown_factors"].to_numpy()
@@ -307,6 +322,7 @@ def build_universe(
         _fmt(list(zip(adtv, adtv_min, strict=True)), low_adtv, "adtv_usd {0[0]:.0f} < {0[1]:.0f}"),
     ]
     reasons = [";".join(r for r in row if r) for row in zip(*msgs, strict=True)]
+    eligible = np.array([r == "" for r in reasons], dtype=bool)
     notes = np.where(has_px & np.isnan(ff_known), FREE_FLOAT_UNKNOWN, "")
 
     out = pd.DataFrame(
@@ -325,7 +341,7 @@ def build_universe(
             "float_mcap_usd": float_mcap,
             "adtv_usd": adtv,
             "history_days": np.nan_to_num(hist, nan=0.0).astype("int64"),
-            "eligible": np.array([r == "" for r in reasons], dtype=bool),
+            "eligible": eligible,
             "reasons": reasons,
             "exchange": c["exchange"].to_numpy(),
             "primary_basis": stages["primary_basis"].to_numpy(),
@@ -338,8 +354,49 @@ def build_universe(
             "shares_source": shares_source,
             "free_float": free_float,
             "member": is_member,
+            "buffered": np.asarray(is_member & eligible & (over_entry | below_entry), dtype=bool),
             "data_notes": notes,
         },
         index=tickers,
     )
     return out[UNIVERSE_COLUMNS]
+
+
+def standing(universe: pd.DataFrame, held: Iterable[str]) -> pd.Series:
+    """Each company's standing towards the index (keys of ``STANDINGS``): held names that pass
+    the entry screens, held names only the members' buffer keeps, held names that fail even the
+    buffer, eligible names not held, and excluded ones. ``universe`` is ``build_universe`` with
+    ``previous_members`` = ``held``."""
+    is_held = universe.index.isin(list(held))
+    elig = universe["eligible"].astype(bool).to_numpy()
+    buf = universe["buffered"].astype(bool).to_numpy()
+    labels = np.select(
+        [is_held & elig & buf, is_held & elig, is_held, elig],
+        ["held, kept by buffer", "held", "held, leaving", "eligible"],
+        "excluded",
+    )
+    return pd.Series(labels, index=universe.index, name="standing", dtype=object)
+
+
+def buffer_text(rules: UniverseRules) -> str:
+    """The members' buffer in words, for a caption or a footnote."""
+    china = (
+        f"a China score up to {rules.max_china_score + rules.buffer_china_score:g} "
+        f"(entry: {rules.max_china_score:g})"
+        if rules.max_china_score is not None
+        else ""
+    )
+    parts = [
+        p
+        for p in (
+            china,
+            f"a float market cap down to {rules.buffer_mcap:.0%} of the entry minimum",
+            f"ADTV down to {rules.buffer_adtv:.0%} of the entry minimum",
+        )
+        if p
+    ]
+    return (
+        "Current members keep their place with looser thresholds than a newcomer needs ("
+        + "; ".join(parts)
+        + "), so names near a threshold do not churn in and out."
+    )

@@ -7,6 +7,7 @@ errors (``exchina.core.errors``) to their documented exit codes with a one-line 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -39,8 +40,23 @@ def _register() -> None:
         module.register(app)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from exchina import __version__
+
+        typer.echo(f"exchina {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """Build, run and explain an ex-China rare-earth supply-chain equity index."""
 
 
@@ -58,6 +74,9 @@ _register()
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: run, map typed errors to exit codes, exit."""
+    from exchina.core.quiet import silence_solver_banner
+
+    silence_solver_banner()
     try:
         app(args=argv, prog_name="exchina")
         code = 0

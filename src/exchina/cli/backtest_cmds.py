@@ -13,7 +13,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import FLAGSHIP, MethodologyOpt, SourceOpt, StoreOpt, methodology_path
 from exchina.core.errors import InputError
 
 
@@ -27,10 +27,8 @@ def _date(value: str | None, field: str) -> pd.Timestamp | None:
 
 
 def backtest(
-    methodology: Annotated[
-        Path, typer.Option("--methodology", help="Methodology TOML file or a shipped name.")
-    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")],
+    methodology: MethodologyOpt = FLAGSHIP,
     start: Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")] = None,
     source: SourceOpt = "auto",
@@ -55,9 +53,9 @@ def backtest(
     report.html."""
     from exchina.backtest import load_events, resolve_benchmark, run_backtest, write_backtest
     from exchina.core.sources import load_market
-    from exchina.index.methodology import load_methodology, resolve_methodology
+    from exchina.index.methodology import load_methodology
 
-    path = methodology if methodology.is_file() else resolve_methodology(methodology)
+    path = methodology_path(methodology)
     meth = load_methodology(path)
     lo, hi = _date(start, "start"), _date(end, "end")
     market = load_market(source, store)

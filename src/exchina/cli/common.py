@@ -21,3 +21,20 @@ SourceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+MethodologyOpt = Annotated[
+    str,
+    typer.Option(
+        "--methodology",
+        "-m",
+        help="Methodology TOML file, or the name of a shipped one (default: flagship).",
+    ),
+]
+FLAGSHIP = "flagship"
+
+
+def methodology_path(value: str | Path) -> Path:
+    """A methodology option's file: the path when it is a file, else the shipped one so named."""
+    from exchina.index.methodology import resolve_methodology
+
+    path = Path(value)
+    return path if path.is_file() else resolve_methodology(str(value))

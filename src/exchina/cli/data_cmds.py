@@ -30,7 +30,9 @@ def fetch_cmd(
         str | None, typer.Option("--start", help="First date (default 2010-01-01).")
     ] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last date, exclusive.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 50,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Tickers per Yahoo download request.")
+    ] = 50,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import FLAGSHIP, MethodologyOpt, SourceOpt, StoreOpt, methodology_path
 from exchina.core.errors import InputError
 
 methodology_app = typer.Typer(
@@ -85,8 +85,8 @@ def read_holdings(path: Path) -> pd.Series:
 
 def rebalance_cmd(
     date: Annotated[str, typer.Option("--date", help="Effective date YYYY-MM-DD.")],
-    methodology: Annotated[Path, typer.Option("--methodology", help="Methodology TOML file.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    methodology: MethodologyOpt = FLAGSHIP,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
     holdings: Annotated[
@@ -95,14 +95,13 @@ def rebalance_cmd(
 ) -> None:
     """Run one rebalance and write constituents, trades and report.json (atomically)."""
     from exchina.core.sources import load_market
-    from exchina.index.methodology import resolve_methodology
     from exchina.index.rebalance import rebalance, write_rebalance
 
     try:
         t = pd.Timestamp(date)
     except ValueError:
         raise InputError(f"expected a date YYYY-MM-DD, got '{date}'", field="--date") from None
-    path = methodology if methodology.is_file() else resolve_methodology(methodology)
+    path = methodology_path(methodology)
     previous = read_holdings(holdings) if holdings is not None else None
     market = load_market(source, store=store)
     result = rebalance(t, path, market, previous=previous)

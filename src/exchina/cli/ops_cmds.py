@@ -8,15 +8,8 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.cli.common import JsonOpt, MethodologyOpt, SourceOpt, StoreOpt
 from exchina.core.errors import ExchinaError
-
-MethodologyOpt = Annotated[
-    str,
-    typer.Option(
-        "--methodology", "-m", help="Methodology TOML file, or the name of a shipped one."
-    ),
-]
 
 
 def run_cmd(

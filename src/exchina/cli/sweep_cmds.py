@@ -32,7 +32,9 @@ def sweep(
     end: Annotated[str | None, typer.Option("--end", help="Backtest end date.")] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
+    ] = True,
 ) -> None:
     """Backtest every combination of a parameter grid on Dask; write one table and the best/worst."""
     from exchina.backtest.sweep import (
@@ -70,10 +72,35 @@ def sweep(
         f"{s['variants']} variants: {s['ok']} ok, {s['error']} failed, {s['invalid']} invalid "
         f"in {s['elapsed_s']:.1f} s on {s['workers']} worker(s) ({s['variants_per_second']:.2f}/s)"
     )
-    for side in ("best", "worst"):
-        row = s[side]
-        if row:
-            params = {k: row[k] for k in variants[0].params}
-            typer.echo(f"{side}: {row['variant_id']} {metric}={row.get(metric)} {params}")
+    typer.echo(_ranked_text(result.table, list(variants[0].params), metric, s))
     for p in paths.values():
         typer.echo(f"wrote {p}")
+
+
+SHOWN_METRICS = ("cagr", "volatility", "max_drawdown", "sharpe", "turnover_annual")
+TOP = 5
+
+
+def _ranked_text(table, params: list[str], metric: str, summary: dict) -> str:
+    """The best and worst variants by ``metric`` as a table (parameters, then the headline
+    metrics as percentages or ratios), failures counted below it."""
+    import pandas as pd
+
+    from exchina.backtest.metrics import PERCENT_METRICS
+
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return "no variant ran; see variants.parquet for the errors"
+    ranked = ok.sort_values(metric, ascending=not summary["higher_is_better"])
+    picked = pd.concat([ranked.head(TOP), ranked.tail(TOP)]).drop_duplicates("variant_id")
+    cols = [c for c in (metric, *SHOWN_METRICS) if c in picked]
+    cols = list(dict.fromkeys(cols))
+    out = picked[["variant_id", *params, *cols]].copy()
+    for c in cols:
+        pct = c in PERCENT_METRICS
+        out[c] = [f"{v:.1%}" if pct else f"{v:.2f}" for v in out[c].astype(float)]
+    for c in params:
+        out[c] = out[c].map(lambda v: "none" if v is None else str(v))
+    out = out.rename(columns={"variant_id": "variant"})
+    head = f"best and worst {min(TOP, len(ranked))} by {metric} (of {len(ok)} that ran):"
+    return head + "\n" + out.to_string(index=False)

@@ -16,9 +16,15 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.cli.common import (
+    FLAGSHIP,
+    JsonOpt,
+    MethodologyOpt,
+    SourceOpt,
+    StoreOpt,
+    methodology_path,
+)
 from exchina.core.errors import InputError
-from exchina.core.paths import methodology_file
 from exchina.universe import UniverseRules, build_universe, explain
 
 TABLE_COLUMNS = [
@@ -29,22 +35,19 @@ TABLE_COLUMNS = [
     "china_score",
     "confidence",
     "eligible",
+    "standing",
     "reasons",
 ]
 
 
-def _rules(path: Path | None) -> tuple[UniverseRules, str]:
-    """The universe rules of ``path``, else of the shipped flagship, else the defaults."""
+def _rules(methodology: str) -> tuple[UniverseRules, str]:
+    """The universe rules of the methodology (a file, or a shipped name such as the flagship)."""
     from exchina.index.methodology import load_methodology
 
-    if path is not None:
-        m = load_methodology(path)
-        return m.universe, f"{m.name} ({path})"
-    flagship = methodology_file("flagship")
-    if flagship.is_file():
-        m = load_methodology(flagship)
-        return m.universe, f"{m.name} (shipped flagship)"
-    return UniverseRules(), "default UniverseRules (flagship methodology not found)"
+    path = methodology_path(methodology)
+    m = load_methodology(path)
+    where = f"shipped {methodology}" if not Path(methodology).is_file() else str(path)
+    return m.universe, f"{m.name} ({where})"
 
 
 def _date(text: str | None) -> pd.Timestamp | None:
@@ -72,10 +75,7 @@ def universe(
     date: Annotated[
         str | None, typer.Option("--date", help="Date YYYY-MM-DD (default: latest price date).")
     ] = None,
-    methodology: Annotated[
-        Path | None,
-        typer.Option("--methodology", help="Methodology TOML (default: the shipped flagship)."),
-    ] = None,
+    methodology: MethodologyOpt = FLAGSHIP,
     explain_company: Annotated[
         str | None,
         typer.Option("--explain", help="Break one company's China score down (ticker or id)."),
@@ -86,13 +86,25 @@ def universe(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the full universe table as CSV.")
     ] = None,
+    holdings: Annotated[
+        Path | None,
+        typer.Option(
+            "--holdings",
+            help="The index's current constituents.csv (ticker, weight): its members get the "
+            "buffer and are marked held, as at a rebalance.",
+        ),
+    ] = None,
 ) -> None:
     """The universe at a date: stages, China score, confidence, eligibility and every reason."""
     rules, rules_label = _rules(methodology)
     t = _date(date)
+    market = None
+    if t is None:  # the table's and the explanation's default: the latest price date
+        from exchina.core.sources import load_market
+
+        market = load_market(source, str(store) if store else None)
+        t = market.as_of
     if explain_company is not None:
-        if t is None:
-            raise InputError("--explain needs --date", field="--date")
         e = explain(explain_company, t, rules.china)
         if as_json:
             payload = {
@@ -116,9 +128,13 @@ def universe(
 
     from exchina.core.sources import load_market
 
-    market = load_market(source, str(store) if store else None)
-    t = t if t is not None else market.as_of
-    u = build_universe(t, rules, market)
+    market = market if market is not None else load_market(source, str(store) if store else None)
+    from exchina.cli.index_cmds import read_holdings
+    from exchina.universe.screens import buffer_text, standing
+
+    held = list(read_holdings(holdings).index) if holdings is not None else []
+    u = build_universe(t, rules, market, previous_members=held)
+    u = u.assign(standing=standing(u, held))
     if out is not None:
         _write_atomic(out, u.assign(market_source=market.label).to_csv())
     if as_json:
@@ -137,7 +153,13 @@ def universe(
     typer.echo(f"universe at {t.date()} - rules: {rules_label}")
     typer.echo(f"market: {market.label}")
     typer.echo(_table_text(shown.sort_values(["eligible", "china_score"], ascending=[False, True])))
-    typer.echo(f"{int(u['eligible'].sum())} of {len(u)} eligible")
+    counts = u["standing"].value_counts()
+    n_buf = int(counts.get("held, kept by buffer", 0))
+    typer.echo(
+        f"{int(u['eligible'].sum())} of {len(u)} eligible ({len(held)} held, {n_buf} of them "
+        f"kept by the members' buffer)"
+    )
+    typer.echo(buffer_text(rules) + (" (--holdings names the members.)" if not held else ""))
     if out is not None:
         typer.echo(f"wrote {out}")
 

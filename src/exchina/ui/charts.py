@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from exchina.backtest.series import PALETTE, series_color
+
 SYNTHETIC_COLOR = "#b00020"
-PALETTE = ["#1f5f99", "#e07b00", "#2a9d4b", "#8e44ad", "#c0392b", "#16a5a5", "#7f7f7f", "#b5a000"]
 
 
 def source_tag(source: str) -> str:
@@ -60,12 +61,15 @@ def lines(
     pct: bool = False,
     log: bool = False,
     yaxis: str = "",
+    series: bool = True,
 ) -> go.Figure:
-    """One line per column."""
+    """One line per column; ``series``: the columns are index or benchmark series, each drawn
+    in its one colour (``exchina.backtest.series``)."""
     fig = go.Figure()
     for col in frame.columns:
         s = frame[col].dropna()
-        fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), mode="lines", name=str(col)))
+        line = {"color": series_color(str(col))} if series else None
+        fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), mode="lines", name=str(col), line=line))
     fig.update_yaxes(title=yaxis, tickformat=".0%" if pct else None)
     values = frame.to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
@@ -104,8 +108,10 @@ def bars(
     horizontal: bool = False,
     barmode: str = "group",
     height: int = 380,
+    series: bool = False,
 ) -> go.Figure:
-    """Grouped (or stacked) bars: one trace per column, categories on the index."""
+    """Grouped (or stacked) bars: one trace per column, categories on the index (``series``:
+    the columns are index or benchmark series, in their own colours)."""
     data = frame.to_frame() if isinstance(frame, pd.Series) else frame
     fig = go.Figure()
     for col in data.columns:
@@ -116,6 +122,7 @@ def bars(
                 y=x if horizontal else y,
                 name=str(col),
                 orientation="h" if horizontal else "v",
+                marker={"color": series_color(str(col))} if series else None,
             )
         )
     axis = fig.update_xaxes if horizontal else fig.update_yaxes

@@ -40,6 +40,7 @@ from exchina.index.rebalance import RebalanceResult, rebalance
 from exchina.index.rulebook import to_toml
 from exchina.universe import build_universe, explain, load_companies, load_facts
 from exchina.universe.explain import Explanation
+from exchina.universe.screens import standing
 
 FLAGSHIP = "flagship"
 T = TypeVar("T")
@@ -195,13 +196,31 @@ def check_rebalance(text: str, key: DataKey) -> RebalanceResult:
 
 @st.cache_data(show_spinner="Building the universe...", max_entries=32)
 def universe(
-    date: str, text: str, key: DataKey, companies_csv: bytes | None = None
+    date: str,
+    text: str,
+    key: DataKey,
+    companies_csv: bytes | None = None,
+    held: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Every company at ``date`` under the methodology's universe rules (an uploaded company
-    master replaces the shipped one; facts of companies it lacks are left out)."""
+    """Every company at ``date`` under the methodology's universe rules, the ``held`` names
+    getting the members' buffers, with each one's ``standing`` (an uploaded company master
+    replaces the shipped one; facts of companies it lacks are left out)."""
     m = methodology(text)
     companies, facts = master(companies_csv)
-    return build_universe(date, m.universe, market(key), companies=companies, facts=facts)
+    u = build_universe(
+        date, m.universe, market(key), previous_members=held, companies=companies, facts=facts
+    )
+    return u.assign(standing=standing(u, held))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def held_at(text: str, key: DataKey, date: str) -> tuple[str, ...]:
+    """The index's holdings in force at ``date`` (set at the last rebalance on or before it)."""
+    w = backtest(text, key).weights.loc[:date]
+    if w.empty:
+        return ()
+    last = w.iloc[-1]
+    return tuple(sorted(last[last > 0].index))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -35,6 +35,15 @@ def banner(market: Market) -> None:
         st.error(BANNER, icon=":material/warning:")
 
 
+def option_label(option: str) -> str:
+    """How a methodology choice reads in a picker: a shipped one by its name and file, the
+    edited one as such (its own name heads every page). Depends on the option only."""
+    text = data.shipped_texts().get(option)
+    if text is None:
+        return "Your edited methodology" if option == CUSTOM else option
+    return f"{data.methodology(text).name} ({option}.toml)"
+
+
 def choices() -> dict[str, str]:
     """Methodology choices (label -> canonical TOML): shipped ones, then the custom one."""
     out = dict(data.shipped_texts())
@@ -67,6 +76,7 @@ def sidebar(market: Market) -> None:
         "Methodology",
         options,
         key=ACTIVE_KEY,
+        format_func=option_label,
         help="The index every page shows. Edit one on the Methodology page.",
     )
     st.sidebar.caption(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from exchina.core.quiet import silence_solver_banner
 from exchina.ui import data, layout
 
 PAGE_DIR = Path(__file__).resolve().parent
@@ -29,6 +30,7 @@ def page_path(title: str) -> Path:
 
 def main() -> None:
     """Render the frame and run the selected page."""
+    silence_solver_banner()  # keep HiGHS's banner out of the server's terminal
     st.set_page_config(page_title="exchina", page_icon=":material/hub:", layout="wide")
     pages = [
         st.Page(PAGE_DIR / f, title=t, icon=icon, default=(i == 0))

@@ -40,13 +40,21 @@ def _bounds_frame(m: Methodology) -> pd.DataFrame:
 def _form(base: Methodology) -> dict | None:
     """The edit form; returns the changes when submitted."""
     u, c, w, s, k = base.universe, base.constraints, base.weighting, base.schedule, base.costs
+    # the checkboxes that switch a field on or off sit outside the form, so the field they
+    # govern is disabled at once (a form only reruns on submit)
+    st.markdown("**Chinese exposure**")
+    a, b, cc = st.columns(3)
+    no_screen = a.checkbox(
+        "No China-score screen", value=u.max_china_score is None, key=FORM_PREFIX + "noscreen"
+    )
+    budget_on = cc.checkbox(
+        "Cap the weighted China score",
+        value=c.max_china_score_avg is not None,
+        key=FORM_PREFIX + "budget_on",
+    )
     with st.form("methodology_form"):
         name = st.text_input("Index name", value=base.name, key=FORM_PREFIX + "name")
-        st.markdown("**Chinese exposure**")
         a, b, cc = st.columns(3)
-        no_screen = a.checkbox(
-            "No China-score screen", value=u.max_china_score is None, key=FORM_PREFIX + "noscreen"
-        )
         threshold = a.slider(
             "Max China score to enter (0-100)",
             0.0,
@@ -55,6 +63,7 @@ def _form(base: Methodology) -> dict | None:
             step=1.0,
             format="%.0f",
             key=FORM_PREFIX + "threshold",
+            disabled=no_screen,
             help="Companies scoring above this are not eligible (members keep a buffer).",
         )
         flags = b.checkbox(
@@ -64,17 +73,13 @@ def _form(base: Methodology) -> dict | None:
             help="Domicile or primary listing in China/HK/Macau, a Chinese state-linked holder "
             "at or above the threshold, a Chinese largest holder.",
         )
-        budget_on = cc.checkbox(
-            "Cap the weighted China score",
-            value=c.max_china_score_avg is not None,
-            key=FORM_PREFIX + "budget_on",
-        )
         budget = cc.number_input(
             "Weighted China score at most",
             0.0,
             100.0,
             value=float(c.max_china_score_avg if c.max_china_score_avg is not None else 20.0),
             key=FORM_PREFIX + "budget",
+            disabled=not budget_on,
         )
         st.markdown("**Stage bounds** (share of index weight, percent)")
         bounds = st.data_editor(
@@ -170,9 +175,20 @@ def _form(base: Methodology) -> dict | None:
     }
 
 
+def own_name(m: Methodology) -> Methodology:
+    """``m``, renamed "<name> (edited)" when it kept the name of a shipped methodology it no
+    longer equals, so messages, charts and file names never mistake it for the shipped one."""
+    for text in data.shipped_texts().values():
+        shipped = data.methodology(text)
+        if shipped.name == m.name and shipped.digest() != m.digest():
+            return m.model_copy(update={"name": f"{m.name} (edited)"})
+    return m
+
+
 def _try(m: Methodology, ctx: layout.Context) -> bool:
     """Check the constraints at the latest rebalance, then run the backtest; on success make it
     the custom methodology. Errors are shown, and the previous selection stays."""
+    m = own_name(m)
     text = data.methodology_text(m)
     try:
         data.check_rebalance(text, ctx.key)
@@ -225,6 +241,7 @@ def render() -> None:
         names,
         index=names.index(ctx.name),
         key="methodology_base",
+        format_func=layout.option_label,
         on_change=_reset_form,
         help="A shipped methodology, or the one you edited or uploaded.",
     )

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from exchina.backtest import drawdown_series
+from exchina.backtest.series import benchmark_series_label
 from exchina.ui import charts, data, layout
 from exchina.ui.tables import fmt_metric
 
@@ -20,7 +21,7 @@ def render() -> None:
     if res is None:
         return
     met = data.metrics(ctx.text, ctx.key)
-    bench = res.benchmark_name or "none"
+    bench = benchmark_series_label(res) or "none"
     cols = st.columns(5)
     cols[0].metric("CAGR (total return)", fmt_metric("cagr", met["cagr"]))
     cols[1].metric("Volatility", fmt_metric("volatility", met["volatility"]))
@@ -31,7 +32,7 @@ def render() -> None:
         fmt_metric("excess_cagr", met.get("excess_cagr")),
     )
 
-    lv = res.levels.rename(columns={"level_tr": f"{m.name} (total return)", "benchmark": bench})
+    lv = res.levels.rename(columns={"level_tr": m.name, "benchmark": bench})
     lv = lv.drop(columns=["level_pr"]).dropna(axis=1, how="all")
     log = st.toggle("Log scale for the level", value=True, key="overview_log")
     left, right = st.columns(2)

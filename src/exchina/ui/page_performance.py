@@ -8,8 +8,9 @@ import streamlit as st
 
 from exchina.backtest import BacktestResult, drawdown_series, event_windows, rolling_volatility
 from exchina.backtest.metrics import yearly_returns
+from exchina.backtest.series import benchmark_series_label
 from exchina.ui import charts, data, layout
-from exchina.ui.tables import metrics_table
+from exchina.ui.tables import metrics_table, yearly_table
 
 
 def _compare(ctx: layout.Context) -> dict[str, tuple[str, BacktestResult]]:
@@ -24,6 +25,7 @@ def _compare(ctx: layout.Context) -> dict[str, tuple[str, BacktestResult]]:
         list(opts),
         default=default,
         key="performance_compare",
+        format_func=layout.option_label,
         help="Each is backtested once on first use, then cached.",
     )
     if ctx.name not in picked:
@@ -53,9 +55,10 @@ def _event_section(res: BacktestResult) -> None:
     piv["average"] = piv.mean(axis=1)
     fig = charts.lines(
         piv,
-        f"Cumulative excess return vs {res.benchmark_name}, day 0 = announcement",
+        f"Cumulative excess return vs {benchmark_series_label(res)}, day 0 = announcement",
         res.label,
         pct=True,
+        series=False,
     )
     fig.update_traces(opacity=0.35, line={"width": 1})
     fig.update_traces(selector={"name": "average"}, opacity=1.0, line={"width": 4, "color": "#111"})
@@ -86,9 +89,11 @@ def render() -> None:
         return
     main = results[ctx.name][1]
     src = main.label
-    levels = pd.DataFrame({n: r.levels["level_tr"] for n, (_, r) in results.items()})
-    if main.levels["benchmark"].notna().any():
-        levels[main.benchmark_name or "benchmark"] = main.levels["benchmark"]
+    names = {n: r.methodology for n, (_, r) in results.items()}
+    levels = pd.DataFrame({names[n]: r.levels["level_tr"] for n, (_, r) in results.items()})
+    bench = benchmark_series_label(main)
+    if bench and main.levels["benchmark"].notna().any() and bench not in levels:
+        levels[bench] = main.levels["benchmark"]
 
     c1, c2 = st.columns([1, 3])
     log = c1.toggle("Log scale", value=True, key="performance_log")
@@ -118,7 +123,7 @@ def render() -> None:
         "Total-return levels in USD; 252 periods a year, zero risk-free rate; against each "
         "methodology's own benchmark."
     )
-    table = metrics_table({n: data.metrics(t, ctx.key) for n, (t, _) in results.items()})
+    table = metrics_table({names[n]: data.metrics(t, ctx.key) for n, (t, _) in results.items()})
     st.dataframe(
         table, key="performance_metrics", width="stretch", height=35 * (len(table) + 1) + 3
     )
@@ -126,15 +131,10 @@ def render() -> None:
     st.subheader("Calendar-year returns")
     yr = yearly_returns(levels)
     st.plotly_chart(
-        charts.bars(yr, "Return by calendar year (last year to date)", src),
+        charts.bars(yr, "Return by calendar year (last year to date)", src, series=True),
         key="performance_yearly",
     )
-    st.dataframe(
-        yr.sort_index(ascending=False),
-        key="performance_yearly_table",
-        width="stretch",
-        column_config={c: st.column_config.NumberColumn(format="percent") for c in yr.columns},
-    )
+    st.dataframe(yearly_table(yr), key="performance_yearly_table", width="stretch")
 
     st.subheader(f"Attribution: {ctx.methodology.name}")
     by = st.radio(

@@ -8,21 +8,18 @@ import streamlit as st
 
 from exchina.core.errors import ExchinaError
 from exchina.ui import data, layout
+from exchina.universe.screens import STANDINGS, buffer_text
 
-SHOWN = [
-    "name",
-    "company_id",
-    "primary_stage",
-    "stages",
-    "country",
-    "commodities",
-    "status",
-    "china_score",
-    "confidence",
-    "china_flags",
-    "eligible",
-    "reasons",
-]
+# fits 1440 px without scrolling sideways: stages, commodities and status are in the reasons
+# when they exclude a company, and in its explanation below
+SHOWN = ["name", "standing", "eligible", "china_score", "confidence", "primary_stage", "country",
+         "reasons"]  # fmt: skip
+STANDING_FILTER = {
+    "all": None,
+    "held": ("held", "held, kept by buffer", "held, leaving"),
+    "eligible (held or not)": ("held", "held, kept by buffer", "eligible"),
+    "excluded": ("held, leaving", "excluded"),
+}
 
 
 def _uploaded_master() -> bytes | None:
@@ -60,9 +57,9 @@ def render() -> None:
         f"market up to it (point in time). Data: {ctx.market.label}."
     )
     master = _uploaded_master()
-    uni = layout.guarded(
-        lambda: data.universe(pd.Timestamp(date).date().isoformat(), ctx.text, ctx.key, master)
-    )
+    day = pd.Timestamp(date).date().isoformat()
+    held = layout.guarded(lambda: data.held_at(ctx.text, ctx.key, day)) or ()
+    uni = layout.guarded(lambda: data.universe(day, ctx.text, ctx.key, master, held))
     if uni is None:
         return
     f1, f2, f3, f4 = st.columns([2, 2, 1, 2])
@@ -72,35 +69,48 @@ def render() -> None:
     countries = f2.multiselect(
         "Country", sorted(uni["country"].dropna().unique()), key="universe_countries"
     )
-    only = f3.selectbox("Eligibility", ["all", "eligible", "excluded"], key="universe_eligible")
+    only = f3.selectbox("Standing", list(STANDING_FILTER), key="universe_eligible")
     text = f4.text_input("Search name or ticker", key="universe_search")
     view = uni
     if stages:
         view = view[view["primary_stage"].isin(stages)]
     if countries:
         view = view[view["country"].isin(countries)]
-    if only != "all":
-        view = view[view["eligible"].astype(bool) == (only == "eligible")]
+    if STANDING_FILTER[only] is not None:
+        view = view[view["standing"].isin(STANDING_FILTER[only])]
     if text:
         hit = view["name"].str.contains(text, case=False, regex=False) | view.index.str.contains(
             text, case=False, regex=False
         )
         view = view[hit]
-    n_elig = int(uni["eligible"].astype(bool).sum())
-    st.caption(f"{len(view)} of {len(uni)} companies shown; {n_elig} eligible at {date}.")
+    counts = uni["standing"].value_counts()
+    n_held, n_buf = len(held), int(counts.get("held, kept by buffer", 0))
+    st.caption(
+        f"{len(view)} of {len(uni)} companies shown. At {date}: "
+        f"**{int(uni['eligible'].sum())} eligible** ({n_held} held by the index, {n_buf} of them "
+        f"kept by the members' buffer; {int(counts.get('eligible', 0))} eligible but not held)."
+    )
+    with st.expander("What eligible, held and the buffer mean"):
+        st.markdown(
+            "\n".join(f"- **{k}**: {v}" for k, v in STANDINGS.items())
+            + f"\n\n{buffer_text(ctx.methodology.universe)}"
+        )
     st.dataframe(
         view[SHOWN].sort_values("china_score"),
         key="universe_table",
         width="stretch",
         height=420,
         column_config={
+            "name": st.column_config.TextColumn("Name", width="medium"),
+            "standing": st.column_config.TextColumn("Standing", width="small"),
             "china_score": st.column_config.ProgressColumn(
-                "China score", min_value=0, max_value=100, format="%.1f"
+                "China score", min_value=0, max_value=100, format="%.1f", width="small"
             ),
-            "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),
-            "eligible": st.column_config.CheckboxColumn("Eligible"),
-            "primary_stage": "Primary stage",
-            "china_flags": "Hard flags",
+            "confidence": st.column_config.NumberColumn("Conf.", format="%.2f", width="small"),
+            "eligible": st.column_config.CheckboxColumn("Eligible", width="small"),
+            "primary_stage": st.column_config.TextColumn("Primary stage", width="small"),
+            "country": st.column_config.TextColumn("Country", width="small"),
+            "reasons": st.column_config.TextColumn("Reasons (why not eligible)", width="large"),
         },
     )
 
@@ -121,7 +131,8 @@ def render() -> None:
     k[3].metric("Allied backing", f"USD {ex.allied_backing_usd_m:,.0f}m")
     row = uni.loc[labels[pick]]
     st.caption(
-        f"Eligible at {date}: **{'yes' if row['eligible'] else 'no'}**"
+        f"{row['name']}: {row['country']}, {row['status']}; stages {row['stages']}; "
+        f"commodities {row['commodities']}. At {date}: **{row['standing']}**"
         + (f" ({row['reasons']})" if row["reasons"] else "")
         + f". Graded score {ex.graded_score:.1f}; unknown factors count as policy "
         f"`{ex.unknown_policy}`. Allied backing is reported but never offsets the score."

@@ -7,7 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from exchina.ui import charts, data, layout
+from exchina.universe.screens import buffer_text
 
+STAGE_BASIS = {
+    "revenue_share": "revenue shares: a company's weight split over its stages",
+    "primary": "primary stage: a company's whole weight in its main stage",
+}
 GROUPS = (
     ("weights_by_stage", "By supply-chain stage"),
     ("weights_by_country", "By country of domicile"),
@@ -23,11 +28,15 @@ def render() -> None:
         return
     rep = reb.report
     src = rep["data_source"]
+    n_elig = rep["universe"]["eligible"]
+    n_buf = int(reb.universe["buffered"].astype(bool).sum()) if "buffered" in reb.universe else 0
     st.caption(
         f"**{ctx.methodology.name}**: rebalance effective after the close of "
         f"{rep['dates']['effective']} (selection cut-off {rep['dates']['cutoff']}). "
-        f"{rep['universe']['held']} names held of {rep['universe']['eligible']} eligible "
-        f"({rep['universe']['candidates']} companies screened)."
+        f"**{rep['universe']['held']} names held** of **{n_elig} eligible** at the cut-off "
+        f"({n_elig - n_buf} pass the entry screens, {n_buf} are members kept by the buffer; "
+        f"{rep['universe']['candidates']} companies screened).",
+        help=buffer_text(ctx.methodology.universe),
     )
     k = st.columns(4)
     k[0].metric("Constituents", rep["universe"]["held"])
@@ -53,8 +62,12 @@ def render() -> None:
     for wmsg in rep["optimizer"]["warnings"]:
         st.warning(wmsg)
 
+    basis = ctx.methodology.constraints.stage_weighting
+    st.caption(f"Stage weights here and in the stage bounds use {STAGE_BASIS[basis]}.")
     cols = st.columns(3)
     for col, (field, title) in zip(cols, GROUPS, strict=True):
+        if field == "weights_by_stage":
+            title = f"{title} ({basis.replace('_', ' ')})"
         series = pd.Series(rep[field], dtype=float)
         if field == "weights_by_country":  # stages and bands keep their natural order
             series = series.sort_values(ascending=False)
@@ -110,8 +123,13 @@ def render() -> None:
             ["primary_stage", "country", "china_band"],
             horizontal=True,
             key="weights_by",
-            format_func=lambda x: {"primary_stage": "stage", "china_band": "China band"}.get(x, x),
+            format_func=lambda x: {
+                "primary_stage": "primary stage",
+                "china_band": "China band",
+            }.get(x, x),
         )
+        if by == "primary_stage":
+            st.caption(f"Through time by {STAGE_BASIS['primary']}.")
         st.plotly_chart(
             charts.stacked_area(
                 data.exposures(ctx.text, ctx.key, by), "Weight at each rebalance", res.label

@@ -71,3 +71,13 @@ def metrics_table(metrics: dict[str, dict]) -> pd.DataFrame:
     keys = [k for k in LABELS if any(k in m for m in metrics.values())]
     data = {name: [fmt_metric(k, m.get(k)) for k in keys] for name, m in metrics.items()}
     return pd.DataFrame(data, index=pd.Index([LABELS[k] for k in keys], name="metric"))
+
+
+def yearly_table(yearly: pd.DataFrame) -> pd.DataFrame:
+    """Calendar-year returns (``yearly_returns``) as a display table in the metrics table's
+    format: newest year first, one-decimal percentages, the running year marked "to date"."""
+    last = yearly.index.max()
+    rows = yearly.sort_index(ascending=False)
+    index = [f"{y} (to date)" if y == last else str(y) for y in rows.index]
+    data = {c: [fmt_metric("total_return", v) for v in rows[c]] for c in rows.columns}
+    return pd.DataFrame(data, index=pd.Index(index, name="year"))
