@@ -247,6 +247,9 @@ def run_variant(
     """One table row: the variant's id and parameters, the task's metrics, status and error, and
     the warnings it raised (``;``-joined, e.g. a rule dropped for a small universe). Never raises
     for a failing variant: the error is the row's."""
+    from exchina.core.quiet import silence_solver_banner
+
+    silence_solver_banner()  # a Dask worker is its own process: keep HiGHS's banner quiet there
     row: dict[str, Any] = {"variant_id": variant.variant_id, **_param_columns(variant.params)}
     if variant.methodology is None:
         return {**row, "status": "invalid", "error": variant.error, "seconds": 0.0}
