@@ -2,8 +2,8 @@
 
 Files: ``levels.csv`` and ``levels.parquet`` (date, level_pr, level_tr, benchmark, data_source),
 ``weights.parquet`` (one row per rebalance and ticker: date, ticker, weight, drifted_weight,
-trade, data_source), ``metrics.json`` (metrics, rebalances, gaps, notes, data_source) and
-``report.html``. A failure leaves any earlier output folder untouched.
+trade, data_source), ``metrics.json`` (metrics, rebalances, evidence: the weighted China score
+and weighted confidence per rebalance, gaps, notes, data_source) and ``report.html``. A failure leaves any earlier output folder untouched.
 """
 
 from __future__ import annotations
@@ -47,6 +47,15 @@ def _weights_long(result: BacktestResult) -> pd.DataFrame:
     return long
 
 
+def _evidence_records(result: BacktestResult) -> list[dict]:
+    """Weighted China score and weighted confidence per rebalance (effective date)."""
+    if result.weights.empty:
+        return []
+    ev = result.evidence().rename_axis("date").reset_index()
+    ev["date"] = pd.DatetimeIndex(ev["date"]).strftime("%Y-%m-%d")
+    return ev.to_dict(orient="records")
+
+
 def _files(
     result: BacktestResult, folder: Path, metrics: dict, events: pd.DataFrame | None
 ) -> None:
@@ -69,6 +78,7 @@ def _files(
         "metrics": metrics,
         "peer": _peer_metrics(result),
         "rebalances": costs.to_dict(orient="records"),
+        "evidence": _evidence_records(result),
         "price_gaps": gaps.to_dict(orient="records"),
         "notes": result.notes,
     }
