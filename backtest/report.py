@@ -137,6 +137,12 @@ def render_report(
     if "china_score" in result.universe:
         china = result.china_exposure().rename(columns={"index": result.methodology})
         charts.add(_lines(china, series=True), "Weighted China score (0-100)")
+    if "confidence" in result.universe:
+        conf = result.confidence_exposure().rename(columns={"index": result.methodology})
+        charts.add(
+            _lines(conf, series=True),
+            "Weighted confidence of the China score (0-1: evidence coverage x quality)",
+        )
     att = result.attribution("primary_stage")
     if not att.empty:
         piv = att.pivot_table(

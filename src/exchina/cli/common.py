@@ -38,3 +38,12 @@ def methodology_path(value: str | Path) -> Path:
 
     path = Path(value)
     return path if path.is_file() else resolve_methodology(str(value))
+
+
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Write into an --out folder that holds other files (they are kept, never deleted).",
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -35,15 +35,18 @@ def sweep(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
+    force: ForceOpt = False,
 ) -> None:
     """Backtest every combination of a parameter grid on Dask; write one table and the best/worst."""
     from exchina.backtest.sweep import (
+        SWEEP_FILES,
         backtest_metric_names,
         expand_grid,
         load_grid,
         run_sweep,
         write_sweep,
     )
+    from exchina.core.atomic import check_output_folder
     from exchina.core.errors import InputError
     from exchina.core.sources import load_market
 
@@ -53,6 +56,7 @@ def sweep(
         )
     if metric not in (names := backtest_metric_names()):
         raise InputError(f"unknown metric {metric!r}; choose one of {names}", field="metric")
+    check_output_folder(out, SWEEP_FILES, force=force)
     variants = expand_grid(load_grid(grid))
     market = load_market(source, store)
     result = run_sweep(
@@ -65,7 +69,7 @@ def sweep(
         workers=workers,
         progress=progress,
     )
-    paths = write_sweep(result, out)
+    paths = write_sweep(result, out, force=force)
     s = result.summary()
     typer.echo(result.label)
     typer.echo(

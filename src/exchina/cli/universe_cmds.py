@@ -1,15 +1,13 @@
 """CLI commands: universe (registered on the root app by ``register``).
 
 ``exchina universe --date DATE`` prints every company with its stages, China score, confidence,
-eligibility and reasons under a methodology's universe rules (the flagship's by default);
+how many of the six graded factors are evidenced, eligibility and reasons under a methodology's universe rules (the flagship's by default);
 ``--explain TICKER`` prints one company's score fact by fact with sources.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -24,8 +22,10 @@ from exchina.cli.common import (
     StoreOpt,
     methodology_path,
 )
+from exchina.core.atomic import write_atomic
 from exchina.core.errors import InputError
 from exchina.universe import UniverseRules, build_universe, explain
+from exchina.universe.review import evidence_summary
 
 TABLE_COLUMNS = [
     "name",
@@ -34,6 +34,7 @@ TABLE_COLUMNS = [
     "primary_stage",
     "china_score",
     "confidence",
+    "evidenced",
     "eligible",
     "standing",
     "reasons",
@@ -57,18 +58,6 @@ def _date(text: str | None) -> pd.Timestamp | None:
         return pd.Timestamp(text)
     except ValueError:
         raise InputError(f"expected a date YYYY-MM-DD, got '{text}'", field="--date") from None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def universe(
@@ -136,20 +125,23 @@ def universe(
     u = build_universe(t, rules, market, previous_members=held)
     u = u.assign(standing=standing(u, held))
     if out is not None:
-        _write_atomic(out, u.assign(market_source=market.label).to_csv())
+        write_atomic(out, u.assign(market_source=market.label).to_csv())
     if as_json:
         payload = {
             "date": str(t.date()),
             "rules": rules_label,
             "market": market.label,
             "synthetic": market.synthetic,
+            "evidence": evidence_summary(u),
             "companies": json.loads(u.reset_index().to_json(orient="records")),
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    shown = u[TABLE_COLUMNS].assign(
-        china_score=u["china_score"].round(1), confidence=u["confidence"].round(2)
-    )
+    shown = u.assign(
+        china_score=u["china_score"].round(1),
+        confidence=u["confidence"].round(2),
+        evidenced=u["evidenced_factors"].astype(str) + "/6",
+    )[TABLE_COLUMNS]
     typer.echo(f"universe at {t.date()} - rules: {rules_label}")
     typer.echo(f"market: {market.label}")
     typer.echo(_table_text(shown.sort_values(["eligible", "china_score"], ascending=[False, True])))
@@ -160,6 +152,12 @@ def universe(
         f"kept by the members' buffer)"
     )
     typer.echo(buffer_text(rules) + (" (--holdings names the members.)" if not held else ""))
+    ev = evidence_summary(u)
+    if ev["eligible"]:
+        typer.echo(
+            f"evidence: {ev['fully_evidenced']} of {ev['eligible']} eligible names have all six "
+            f"graded factors evidenced; median confidence {ev['median_confidence']:.2f}"
+        )
     if out is not None:
         typer.echo(f"wrote {out}")
 

@@ -12,8 +12,8 @@ from exchina.universe.screens import STANDINGS, buffer_text
 
 # fits 1440 px without scrolling sideways: stages, commodities and status are in the reasons
 # when they exclude a company, and in its explanation below
-SHOWN = ["name", "standing", "eligible", "china_score", "confidence", "primary_stage", "country",
-         "reasons"]  # fmt: skip
+SHOWN = ["name", "standing", "eligible", "china_score", "confidence", "evidenced_factors",
+         "primary_stage", "country", "reasons"]  # fmt: skip
 STANDING_FILTER = {
     "all": None,
     "held": ("held", "held, kept by buffer", "held, leaving"),
@@ -107,6 +107,9 @@ def render() -> None:
                 "China score", min_value=0, max_value=100, format="%.1f", width="small"
             ),
             "confidence": st.column_config.NumberColumn("Conf.", format="%.2f", width="small"),
+            "evidenced_factors": st.column_config.NumberColumn(
+                "Evid.", format="%d", width="small", help="Graded factors evidenced (of 6)"
+            ),
             "eligible": st.column_config.CheckboxColumn("Eligible", width="small"),
             "primary_stage": st.column_config.TextColumn("Primary stage", width="small"),
             "country": st.column_config.TextColumn("Country", width="small"),
