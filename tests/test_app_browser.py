@@ -1,18 +1,33 @@
-"""The app in a real browser: served by ``streamlit run`` on a free port, driven by headless
-Chromium through playwright. Each page loads without a Streamlit exception; screenshots go to
-``tests/_artifacts/`` (gitignored) for a human to look at."""
+"""The app in a real browser, as a person uses it: served by ``exchina app --headless`` (the
+README's command) on a free port, driven by headless Debian Chromium through playwright.
+
+It walks every page, changes a stage bound and the cap in the methodology form, compares four
+methodologies, and fails on a Streamlit exception, a broken image, a request that leaves this
+machine (fonts, icons, telemetry), a Universe table that scrolls sideways at 1440 px, or a page
+that takes more than twice as long as a bare Streamlit page once its results are computed.
+Screenshots of every step go to ``tests/_artifacts/`` (gitignored) for a human to look at."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
+import re
+import statistics
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import (
+    BARE_PAGE,
+    CHROMIUM,
+    app_command,
+    bare_command,
+    broken_images,
+    free_port,
+    launch,
+    serve,
+    settle,
+    watch,
+)
 
 from exchina.ui.navigation import PAGES
 
@@ -20,87 +35,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "_artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-SERVER_START_S = 60
-FIRST_PAGE_S = 400  # the first page backtests the flagship and its peer (cached afterwards)
-PAGE_S = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_server(url: str, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer on {url} within {timeout} s")
+WIDTH = 1440
+FIRST_PAGE_S = 600  # the first page backtests the flagship and its comparison
+PAGE_S = 300
+FLAGSHIP = "exchina Allied Mine-to-Magnet"
+EDITED = f"{FLAGSHIP} (edited)"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    """``streamlit run app.py`` on a free port with an empty store (demo data); killed after."""
-    port = _free_port()
-    env = dict(os.environ, EXCHINA_STORE=str(tmp_path_factory.mktemp("store")))
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-        "--server.headless", "true", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
-    log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://localhost:{port}"
-            _wait_for_server(url, proc, SERVER_START_S)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _settle(page, timeout_s: float) -> None:
-    """Wait until the page title is drawn and Streamlit has stopped running the script."""
-    page.wait_for_selector("h1", timeout=timeout_s * 1000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')",
-        timeout=timeout_s * 1000,
-    )
-    page.wait_for_timeout(1500)  # let plotly finish drawing
-
-
-def _screenshot(page, path: Path) -> None:
-    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to it."""
-    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 9000)})
-    page.wait_for_timeout(1000)
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1400, "height": 1000})
-
-
-def test_every_page_in_chromium(server):
+def chromium():
     if not CHROMIUM.exists():
         message = f"{CHROMIUM} not installed (apt-get install chromium; .ci/run does it)"
         if os.environ.get("CI"):
@@ -110,15 +53,161 @@ def test_every_page_in_chromium(server):
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for i, (file, title, _) in enumerate(PAGES):
-                slug = file.removesuffix(".py")
-                page.goto(f"{server}/{slug}" if i else server)
-                _settle(page, FIRST_PAGE_S if i == 0 else PAGE_S)
-                assert page.locator("[data-testid=stException]").count() == 0, title
-                assert page.get_by_text("SYNTHETIC DEMO DATA").count() >= 1, title
-                _screenshot(page, ARTIFACTS / f"{i + 1}_{title.lower()}.png")
-        finally:
-            browser.close()
+        browser = launch(p)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An empty store (the demo market) and an empty result cache of the module's own."""
+    root = tmp_path_factory.mktemp("browser")
+    return {"EXCHINA_STORE": str(root / "store"), "EXCHINA_CACHE": str(root / "cache")}
+
+
+def _load_s(browser, url: str, title: str) -> float:
+    """Seconds from ``goto`` until the page is drawn and its script has finished (a new
+    session each time; nothing may leave this machine)."""
+    page = browser.new_page(viewport={"width": WIDTH, "height": 1000})
+    seen = watch(page)
+    try:
+        t0 = time.perf_counter()
+        page.goto(url)
+        settle(page, PAGE_S, title)
+        took = time.perf_counter() - t0
+        assert seen.outside == [], seen.outside[:5]
+        return took
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def bare_s(chromium, env, tmp_path_factory) -> float:
+    """A bare Streamlit page served the same way: median of three loads after a first one."""
+    folder = tmp_path_factory.mktemp("bare")
+    script = folder / "bare.py"
+    script.write_text(BARE_PAGE)
+    port = free_port()
+    with serve(bare_command(script, port), port, env, folder / "bare.log") as s:
+        _load_s(chromium, s.url, "Bare page")
+        return statistics.median(_load_s(chromium, s.url, "Bare page") for _ in range(3))
+
+
+@pytest.fixture(scope="module")
+def app_url(chromium, env, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    with serve(app_command(port), port, env, log) as s:
+        yield s.url
+
+
+def _shot(page, name: str) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to it."""
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": WIDTH, "height": min(int(height) + 40, 9000)})
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    page.set_viewport_size({"width": WIDTH, "height": 1000})
+
+
+def _check(page, where: str) -> None:
+    assert page.locator("[data-testid=stException]").count() == 0, where
+    assert broken_images(page) == [], where
+    assert page.get_by_text("SYNTHETIC DEMO DATA").count() >= 1, where
+
+
+def _go(page, title: str, heading: str, timeout: float = PAGE_S) -> None:
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    settle(page, timeout, heading)
+
+
+def _universe_scrolls_sideways(page) -> bool:
+    return page.evaluate(
+        """() => { const e = document.querySelector('[data-testid=stDataFrame] .dvn-scroller');
+                   return e.scrollWidth > e.clientWidth + 2; }"""
+    )
+
+
+def test_a_person_walks_the_app(chromium, app_url, bare_s):
+    page = chromium.new_page(viewport={"width": WIDTH, "height": 1000})
+    seen = watch(page)
+    page.goto(app_url)
+    settle(page, FIRST_PAGE_S, FLAGSHIP)
+    _check(page, "Overview")
+    _shot(page, "1_overview")
+
+    # every page once (each computes what it needs the first time)
+    for i, (_, title, _) in enumerate(PAGES[1:], start=2):
+        _go(page, title, title)
+        _check(page, title)
+        if title == "Universe":
+            page.wait_for_selector("[data-testid=stDataFrame] .dvn-scroller")
+            assert not _universe_scrolls_sideways(page), "Universe table scrolls sideways"
+        _shot(page, f"{i}_{title.lower()}")
+
+    # the methodology form: a stage bound and the cap, then check and run
+    _go(page, "Methodology", "Methodology")
+    form = page.locator("[data-testid=stForm]")
+    grid = form.locator("[data-testid=stDataFrame]").first
+    grid.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)  # the page below the form is still drawing
+    box = grid.bounding_box()
+    assert box is not None
+    # first row (mining, 0-40%): double-click its "upper %" cell (the last column, rows are
+    # 35 px under a 35 px header), replace the value, commit with Enter
+    page.mouse.dblclick(box["x"] + box["width"] - 40, box["y"] + 35 + 17)
+    page.wait_for_timeout(300)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("45")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    cap = form.get_by_label("Max weight per name %")
+    cap.click()
+    cap.fill("9")
+    cap.press("Tab")
+    page.wait_for_timeout(500)
+    assert cap.input_value() in ("9", "9.00")
+    page.screenshot(path=str(ARTIFACTS / "6b_methodology_form_filled.png"))
+    form.get_by_role("button", name="Check and run").click()
+    page.get_by_text("is now the selected methodology").first.wait_for(timeout=PAGE_S * 1000)
+    settle(page, PAGE_S, "Methodology")
+    _check(page, "Methodology after the form")
+    page.get_by_role("tab", name="TOML").click()
+    page.wait_for_timeout(500)
+    _shot(page, "7_methodology_edited")
+    toml = page.locator("[data-testid=stCode]").last.inner_text()
+    assert "max_weight = 0.09" in toml
+    assert re.search(r"mining = \[\s*0\.0,\s*0\.45\s*\]", toml), toml[:2000]
+    assert EDITED in page.locator("h3").first.inner_text()
+
+    # four methodologies side by side: the edited one, its comparison, and two more
+    _go(page, "Performance", "Performance")
+    picker = page.locator("[data-testid=stMultiSelect]").first
+    for name in ("Equal Weight", "Minimum Variance"):
+        box = picker.locator("input").first
+        box.click()
+        box.type(name)  # filters the options; Enter picks the first match
+        box.press("Enter")
+        page.keyboard.press("Escape")
+        settle(page, FIRST_PAGE_S, "Performance")
+    _check(page, "Performance with four methodologies")
+    legend = page.locator(".legendtext").evaluate_all("els => els.map(e => e.textContent)")
+    for name in (EDITED, "REMX-like Rare Earth & Strategic Metals", "Equal Weight", "Minimum"):
+        assert any(name in t for t in legend), (name, legend)
+    _shot(page, "8_performance_four")
+
+    # once computed, every page loads within twice a bare Streamlit page (a new session: the
+    # flagship is selected again)
+    slow = {}
+    for file, title, _ in PAGES:
+        slug = file.removesuffix(".py")
+        heading = FLAGSHIP if title == "Overview" else title
+        url = f"{app_url}/{slug}" if title != "Overview" else app_url
+        took = min(_load_s(chromium, url, heading) for _ in range(2))
+        if took > 2 * bare_s:
+            slow[title] = round(took, 2)
+    assert slow == {}, f"slower than 2 x bare page ({bare_s:.2f} s): {slow}"
+
+    assert seen.outside == [], f"requests left this machine: {seen.outside[:5]}"
+    assert seen.failed == [], f"images failed: {seen.failed[:5]}"
+    page.close()

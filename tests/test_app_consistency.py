@@ -65,7 +65,7 @@ def test_eligible_and_held_agree_between_universe_and_weights():
     text = _captions(at)
     # the same eligible count, with the buffer-kept members named as such on both pages
     assert f"**{elig} eligible**" in text
-    assert f"{buf} of them kept by the members' buffer" in text
+    assert f"{buf} held and kept by the members' buffer" in text
     table = next(d.value for d in at.dataframe if "standing" in d.value.columns)
     assert int(table["eligible"].sum()) == int(elig)
     kept = table[table["standing"] == "held, kept by buffer"]
@@ -122,3 +122,24 @@ def test_edited_methodology_gets_its_own_name():
     at.switch_page(PAGE["Downloads"]).run()
     assert f"{FLAGSHIP} (edited)" in _captions(at)
     assert at.title[0].value == "Downloads"
+
+
+def test_relaxations_and_missing_prices_are_on_the_pages():
+    from exchina.backtest import resolve_benchmark, run_backtest
+    from exchina.core.sources import load_market
+    from exchina.index.methodology import load_methodology, resolve_methodology
+
+    market = load_market("demo")
+    m = load_methodology(resolve_methodology("flagship"))
+    bench, _ = resolve_benchmark(m, market=market)
+    res = run_backtest(m, market, benchmark=bench)
+    relaxed = [n for n in res.notes if "small universe" in n]
+    assert relaxed  # the flagship relaxes its caps while the early universe is small
+    for page in ("Overview", "Weights", "Performance"):
+        at = _open(None if page == "Overview" else page)
+        labels = [e.label for e in at.expander]
+        mine = [x for x in labels if x.startswith(f"**{FLAGSHIP}**")]
+        assert mine, (page, labels)
+        assert f"rules relaxed at {len(relaxed)} of {len(res.weights)} rebalances" in mine[0]
+        if len(res.gaps):
+            assert f"{len(res.gaps)} stretches where a held name had no price" in mine[0]

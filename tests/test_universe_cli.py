@@ -54,7 +54,7 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert main(["universe", "--explain", "MP", "--date", "2025-13-45"]) == 2
     assert "--date" in capsys.readouterr().err
     assert main(["universe", "--explain", "NOPE", "--date", "2025-01-01"]) == 2
-    assert main(["universe", "--explain", "MP"]) == 2
+    assert main(["universe", "--explain", "MP", "--source", "demo"]) == 0  # the table's date
     out = tmp_path / "never.csv"
     missing = tmp_path / "missing.toml"
     assert (

@@ -9,13 +9,12 @@ left to the most-downstream default. It is a to-do list: it exits 0 whatever it 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.cli.common import FLAGSHIP, JsonOpt, MethodologyOpt, SourceOpt, StoreOpt
 from exchina.cli.universe_cmds import _date, _rules
 from exchina.universe.review import FactsReview, review_facts
 
@@ -36,10 +35,7 @@ def review(
         str | None,
         typer.Option("--as-of", help="Date YYYY-MM-DD (default: today)."),
     ] = None,
-    methodology: Annotated[
-        Path | None,
-        typer.Option("--methodology", help="Methodology TOML (default: the shipped flagship)."),
-    ] = None,
+    methodology: MethodologyOpt = FLAGSHIP,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
     as_json: JsonOpt = False,

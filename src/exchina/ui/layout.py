@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import streamlit as st
 
+from exchina.backtest.result import BacktestResult
 from exchina.core.errors import ExchinaError, InfeasibleError, InputError
 from exchina.core.market import Market
 from exchina.index.methodology import Methodology
@@ -131,3 +132,32 @@ def context() -> Context:
     key = data.data_key()
     name, text = active()
     return Context(key, data.market(key), name, text, data.methodology(text))
+
+
+RELAXED = ("small universe", "relax", "dropped", "lifted")
+
+
+def caveats(res: BacktestResult, where: str) -> None:
+    """What the numbers rest on, on the page itself: rebalances where rules were relaxed or
+    skipped (the backtest's notes) and held names without prices for some days (its gaps,
+    valued at their last price). ``where`` keys the widgets."""
+    relaxed = [n for n in res.notes if any(k in n for k in RELAXED)]
+    other = [n for n in res.notes if n not in relaxed]
+    gaps = res.gaps
+    if not (relaxed or other or len(gaps)):
+        return
+    parts = []
+    if relaxed:
+        parts.append(f"rules relaxed at {len(relaxed)} of {len(res.weights)} rebalances")
+    if other:
+        parts.append(f"{len(other)} other rebalance notes")
+    if len(gaps):
+        parts.append(
+            f"{len(gaps)} stretches where a held name had no price "
+            f"({int(gaps['rows'].sum())} days, valued at its last price)"
+        )
+    with st.expander(f"**{res.methodology}**: " + "; ".join(parts), icon=":material/info:"):
+        if relaxed or other:
+            st.markdown("\n".join(f"- {n}" for n in relaxed + other))
+        if len(gaps):
+            st.dataframe(gaps, key=f"{where}_gaps", hide_index=True, width="stretch")

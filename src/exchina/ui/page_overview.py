@@ -21,6 +21,7 @@ def render() -> None:
     if res is None:
         return
     met = data.metrics(ctx.text, ctx.key)
+    layout.caveats(res, "overview")
     bench = benchmark_series_label(res) or "none"
     cols = st.columns(5)
     cols[0].metric("CAGR (total return)", fmt_metric("cagr", met["cagr"]))

@@ -118,6 +118,8 @@ def render() -> None:
         key="performance_vol_chart",
     )
 
+    for n, (_, r) in results.items():
+        layout.caveats(r, f"performance_{n}")
     st.subheader("Metrics")
     st.caption(
         "Total-return levels in USD; 252 periods a year, zero risk-free rate; against each "

@@ -84,11 +84,18 @@ def render() -> None:
         )
         view = view[hit]
     counts = uni["standing"].value_counts()
-    n_held, n_buf = len(held), int(counts.get("held, kept by buffer", 0))
+    n = {k: int(counts.get(k, 0)) for k in STANDINGS}
+    leaving = n["held, leaving"]
     st.caption(
         f"{len(view)} of {len(uni)} companies shown. At {date}: "
-        f"**{int(uni['eligible'].sum())} eligible** ({n_held} held by the index, {n_buf} of them "
-        f"kept by the members' buffer; {int(counts.get('eligible', 0))} eligible but not held)."
+        f"**{int(uni['eligible'].sum())} eligible** ({n['held']} held, "
+        f"{n['held, kept by buffer']} held and kept by the members' buffer, {n['eligible']} not "
+        f"held); the index holds {len(held)}"
+        + (
+            f", {leaving} of them failing even the buffer (they leave at the next rebalance)."
+            if leaving
+            else "."
+        )
     )
     with st.expander("What eligible, held and the buffer mean"):
         st.markdown(
@@ -101,19 +108,23 @@ def render() -> None:
         width="stretch",
         height=420,
         column_config={
-            "name": st.column_config.TextColumn("Name", width="medium"),
-            "standing": st.column_config.TextColumn("Standing", width="small"),
+            # widths in pixels add up to the table's width at 1440 px (hover a cell for the
+            # whole text); "eligible" is in the data but its standing already says it
+            "name": st.column_config.TextColumn("Name", width=200),
+            "standing": st.column_config.TextColumn("Standing", width=135),
+            "eligible": None,
             "china_score": st.column_config.ProgressColumn(
-                "China score", min_value=0, max_value=100, format="%.1f", width="small"
+                "China score", min_value=0, max_value=100, format="%.1f", width=95
             ),
-            "confidence": st.column_config.NumberColumn("Conf.", format="%.2f", width="small"),
+            "confidence": st.column_config.NumberColumn(
+                "Conf.", format="%.2f", width=50, help="Confidence of the China score (0-1)"
+            ),
             "evidenced_factors": st.column_config.NumberColumn(
-                "Evid.", format="%d", width="small", help="Graded factors evidenced (of 6)"
+                "Evid.", format="%d", width=45, help="Graded factors evidenced (of 6)"
             ),
-            "eligible": st.column_config.CheckboxColumn("Eligible", width="small"),
-            "primary_stage": st.column_config.TextColumn("Primary stage", width="small"),
-            "country": st.column_config.TextColumn("Country", width="small"),
-            "reasons": st.column_config.TextColumn("Reasons (why not eligible)", width="large"),
+            "primary_stage": st.column_config.TextColumn("Primary stage", width=125),
+            "country": st.column_config.TextColumn("Ctry", width=45),
+            "reasons": st.column_config.TextColumn("Reasons (why not eligible)", width=190),
         },
     )
 

@@ -123,6 +123,7 @@ def render() -> None:
     res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
     if res is not None:
         st.subheader("Through time")
+        layout.caveats(res, "weights")
         by = st.radio(
             "Group by",
             ["primary_stage", "country", "china_band"],
