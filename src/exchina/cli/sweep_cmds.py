@@ -35,15 +35,15 @@ def sweep(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Backtest every combination of a parameter grid on Dask; write one table and the best/worst."""
-    from exchina.backtest.sweep import (
+    from exchina.core.errors import InputError
+    from exchina.core.sources import load_market
+    from exchina.ops.sweep import (
         backtest_metric_names,
         expand_grid,
         load_grid,
         run_sweep,
         write_sweep,
     )
-    from exchina.core.errors import InputError
-    from exchina.core.sources import load_market
 
     if scheduler is not None and workers is not None:
         raise InputError(
