@@ -1,18 +1,16 @@
-"""Write a backtest to a folder atomically: build everything in a temp folder, then swap it in.
+"""Write a backtest to a folder: only the files it owns, each replaced atomically.
 
 Files: ``levels.csv`` and ``levels.parquet`` (date, level_pr, level_tr, benchmark, data_source),
 ``weights.parquet`` (one row per rebalance and ticker: date, ticker, weight, drifted_weight,
 trade, data_source), ``metrics.json`` (metrics, rebalances, gaps, notes, data_source) and
-``report.html``. A failure leaves any earlier output folder untouched.
+``report.html``. A failure leaves any earlier output untouched; other files in the folder are
+never removed, and a folder holding them is refused unless ``force``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +18,7 @@ import pandas as pd
 from exchina.backtest.metrics import performance_metrics
 from exchina.backtest.report import render_report
 from exchina.backtest.result import BacktestResult
+from exchina.core.atomic import Writer, check_output_folder, write_outputs
 
 
 def _json_safe(value: object) -> object:
@@ -47,17 +46,18 @@ def _weights_long(result: BacktestResult) -> pd.DataFrame:
     return long
 
 
+OUTPUT_FILES = ("levels.csv", "levels.parquet", "weights.parquet", "metrics.json", "report.html")
+"""The files ``write_backtest`` owns in its folder (and the only ones it ever replaces)."""
+
+
 def _files(
-    result: BacktestResult, folder: Path, metrics: dict, events: pd.DataFrame | None
-) -> None:
+    result: BacktestResult, metrics: dict, events: pd.DataFrame | None
+) -> dict[str, Writer | str]:
     src = result.label
     levels = result.levels.reset_index()
     levels["data_source"] = src
-    levels.to_csv(folder / "levels.csv", index=False, float_format="%.10g", date_format="%Y-%m-%d")
-    levels.to_parquet(folder / "levels.parquet", index=False)
     weights = _weights_long(result)
     weights["data_source"] = src
-    weights.to_parquet(folder / "weights.parquet", index=False)
     costs = result.costs.assign(
         review=result.costs["review"].dt.strftime("%Y-%m-%d"),
         effective=result.costs["effective"].dt.strftime("%Y-%m-%d"),
@@ -73,9 +73,15 @@ def _files(
         "notes": result.notes,
     }
     text = json.dumps(_json_safe(doc), indent=2, default=str)
-    (folder / "metrics.json").write_text(text + "\n", encoding="utf-8")
-    page = render_report(result, metrics, events)
-    (folder / "report.html").write_text(page, encoding="utf-8")
+    return {
+        "levels.csv": lambda p: levels.to_csv(
+            p, index=False, float_format="%.10g", date_format="%Y-%m-%d"
+        ),
+        "levels.parquet": lambda p: levels.to_parquet(p, index=False),
+        "weights.parquet": lambda p: weights.to_parquet(p, index=False),
+        "metrics.json": text + "\n",
+        "report.html": render_report(result, metrics, events),
+    }
 
 
 def write_backtest(
@@ -84,27 +90,17 @@ def write_backtest(
     *,
     metrics: dict | None = None,
     events: pd.DataFrame | None = None,
+    force: bool = False,
 ) -> Path:
-    """Write every output file into ``out_dir`` (replaced as a whole, atomically); returns it."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write the output files into ``out_dir``; returns it.
+
+    Only the files in ``OUTPUT_FILES`` are written, each replaced atomically; nothing else in
+    the folder is touched. A folder holding other files is refused (``OutputFolderError``)
+    unless ``force``. Every file is built before any is replaced.
+    """
+    out = check_output_folder(out_dir, OUTPUT_FILES, force=force)
     m = metrics if metrics is not None else result.metrics()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the output folder is not
-    try:
-        _files(result, tmp, m, events)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
-            os.replace(out, old / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    write_outputs(out, _files(result, m, events), force=force)
     return out
 
 

@@ -86,13 +86,38 @@ class SourceError(ExchinaError):
         super().__init__(message)
 
 
+class OutputFolderError(ExchinaError):
+    """An ``--out`` folder holds files this command did not write (a store, a repository,
+    anything else), or is a file. Nothing is written or removed. Exit 8."""
+
+    exit_code = 8
+
+
+class FileSystemError(ExchinaError):
+    """The operating system refused a read or write (read-only, disk full, permission, a folder
+    where a file is expected); the message names the path and the fix. Exit 9."""
+
+    exit_code = 9
+
+
+class DamagedDataError(ExchinaError):
+    """A stored file (store table, run folder, manifest, ``latest``) is unreadable or does not
+    match its checksum; the message names the file and how to repair it. Exit 10."""
+
+    exit_code = 10
+
+
 EXIT_CODES: dict[int, str] = {
     0: "done, or nothing to do",
-    1: "unexpected error",
+    1: "unexpected error (one line; rerun with --debug for the traceback)",
     2: "bad input (file, row and field named)",
     3: "infeasible constraints (conflict named)",
     4: "missing market data",
     5: "stale market data (tickers named)",
     6: "lock held by another run",
     7: "price source failed",
+    8: "output folder holds files this command did not write (refused; nothing touched)",
+    9: "operating-system error: read-only, disk full, permission, wrong kind of path",
+    10: "damaged file in the store or an output folder (file and repair named)",
+    130: "interrupted (Ctrl-C)",
 }

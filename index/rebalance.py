@@ -11,10 +11,7 @@ inputs give byte-identical files.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from exchina.core.errors import InputError, MissingDataError, StaleDataError
+from exchina.core.atomic import write_outputs
+from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
 from exchina.index.exposures import (
     CHINA_BANDS,
@@ -326,25 +324,24 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def write_rebalance(result: RebalanceResult, out_dir: str | Path) -> Path:
-    """Write the four output files atomically into ``out_dir`` (created if needed)."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", file=out)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        result.constituents.to_csv(tmp / "constituents.csv", index=False, lineterminator="\n")
-        result.constituents.to_parquet(tmp / "constituents.parquet", index=False)
-        result.trades.to_csv(tmp / "trades.csv", index=False, lineterminator="\n")
-        text = json.dumps(_finite(result.report), indent=2, sort_keys=True, allow_nan=False)
-        (tmp / "report.json").write_text(text + "\n", encoding="utf-8")
-        if not out.exists():
-            os.replace(tmp, out)
-        else:
-            for f in sorted(tmp.iterdir()):
-                os.replace(f, out / f.name)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out
+REBALANCE_FILES = ("constituents.csv", "constituents.parquet", "trades.csv", "report.json")
+"""The files ``write_rebalance`` owns in its folder (and the only ones it ever replaces)."""
+
+
+def write_rebalance(result: RebalanceResult, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Write the four output files into ``out_dir`` (created if needed), each atomically.
+
+    Nothing else in the folder is touched; a folder holding other files is refused
+    (``OutputFolderError``) unless ``force``.
+    """
+    text = json.dumps(_finite(result.report), indent=2, sort_keys=True, allow_nan=False)
+    files = {
+        "constituents.csv": lambda p: result.constituents.to_csv(
+            p, index=False, lineterminator="\n"
+        ),
+        "constituents.parquet": lambda p: result.constituents.to_parquet(p, index=False),
+        "trades.csv": lambda p: result.trades.to_csv(p, index=False, lineterminator="\n"),
+        "report.json": text + "\n",
+    }
+    write_outputs(out_dir, files, force=force)
+    return Path(out_dir)

@@ -22,7 +22,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from exchina.core.atomic import write_outputs
 from exchina.core.errors import ExchinaError, InputError
 from exchina.core.market import Market
 from exchina.core.tomlfile import read_toml
@@ -415,33 +415,26 @@ def run_sweep(
     )
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+SWEEP_FILES = ("variants.parquet", "summary.json")
+"""The files ``write_sweep`` owns in its folder (and the only ones it ever replaces)."""
 
 
-def write_sweep(result: SweepResult, out_dir: str | Path) -> dict[str, Path]:
+def write_sweep(
+    result: SweepResult, out_dir: str | Path, *, force: bool = False
+) -> dict[str, Path]:
     """Write ``variants.parquet`` (the table, provenance in its metadata) and ``summary.json``
-    (counts, best and worst) to ``out_dir``, each atomically."""
+    (counts, best and worst) to ``out_dir``, each atomically; nothing else in the folder is
+    touched, and a folder holding other files is refused unless ``force``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
     table = pa.Table.from_pandas(result.table, preserve_index=False)
     meta = dict(table.schema.metadata or {})
     meta[b"exchina.data_source"] = result.label.encode()
     meta[b"exchina.synthetic"] = str(result.synthetic).lower().encode()
     table = table.replace_schema_metadata(meta)
-    paths = {"table": out / "variants.parquet", "summary": out / "summary.json"}
-    _atomic_write(paths["table"], lambda p: pq.write_table(table, p))
     text = json.dumps(summary, indent=2, default=str) + "\n"
-    _atomic_write(paths["summary"], lambda p: p.write_text(text, encoding="utf-8"))
-    return paths
+    files = {"variants.parquet": lambda p: pq.write_table(table, p), "summary.json": text}
+    written = write_outputs(out_dir, files, force=force)
+    return {"table": written["variants.parquet"], "summary": written["summary.json"]}

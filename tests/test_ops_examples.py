@@ -46,7 +46,7 @@ def test_systemd_units(tmp_path, capsys):
     service.read(EXAMPLES / "systemd" / "exchina-run.service")
     assert service["Service"]["Type"] == "oneshot"
     no_retry = {int(c) for c in service["Service"]["RestartPreventExitStatus"].split()}
-    assert no_retry == set(EXIT_CODES) - {0, 1, 7}  # only a failed price source is retried
+    assert no_retry == set(EXIT_CODES) - {0, 1, 7, 130}  # a failed source or a stop is retried
     _accepted(_run_args(service["Service"]["ExecStart"], tmp_path / "out"), capsys)
     timer = configparser.ConfigParser(strict=False, interpolation=None)
     timer.read(EXAMPLES / "systemd" / "exchina-run.timer")

@@ -204,9 +204,9 @@ def test_log_json_is_one_object_per_line(env, tmp_path, capsys):
 def test_exit_codes_are_documented(capsys):
     assert main(["exit-codes"]) == 0
     listed = {int(line.split()[0]) for line in capsys.readouterr().out.splitlines()}
-    assert listed == set(EXIT_CODES) == set(range(8))
+    assert listed == set(EXIT_CODES) == set(range(11)) | {130}
     codes = {cls.exit_code for cls in [ExchinaError, *ExchinaError.__subclasses__()]}
-    assert codes == set(range(1, 8))
+    assert codes == set(range(1, 11))
 
 
 def test_data_fingerprint_sees_one_revised_close():

@@ -37,7 +37,11 @@ def _register() -> None:
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the Python traceback of an unexpected error."
+    ),
+) -> None:
     """Build, run and explain an ex-China rare-earth supply-chain equity index."""
 
 
@@ -54,15 +58,44 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script: run, map typed errors to exit codes, exit."""
+    """Entry point of the console script: run, map typed errors to exit codes, exit.
+
+    Every failure is one line on stderr and a documented exit code (``exchina exit-codes``);
+    ``--debug`` (anywhere on the line) re-raises instead, showing the traceback.
+    """
+    from exchina.core.atomic import os_error
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
     try:
-        app(args=argv, prog_name="exchina")
+        app(args=args, prog_name="exchina")
         code = 0
     except ExchinaError as exc:
+        if debug:
+            raise
         typer.echo(f"error: {exc}", err=True)
         code = exc.exit_code
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        code = 130
+    except OSError as exc:
+        if debug:
+            raise
+        err = os_error(exc)
+        typer.echo(f"error: {err}", err=True)
+        code = err.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        typer.echo(
+            f"error: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the "
+            "traceback and report it)",
+            err=True,
+        )
+        code = 1
     if argv is None:
         sys.exit(code)
     return code

@@ -13,7 +13,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
 from exchina.core.errors import InputError
 
 
@@ -28,9 +28,14 @@ def _date(value: str | None, field: str) -> pd.Timestamp | None:
 
 def backtest(
     methodology: Annotated[
-        Path, typer.Option("--methodology", help="Methodology TOML file or a shipped name.")
+        Path, typer.Option("--methodology", "-m", help="Methodology TOML file or a shipped name.")
     ],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Output folder; only its own files are replaced (each atomically)."
+        ),
+    ],
     start: Annotated[str | None, typer.Option("--start", help="First date (YYYY-MM-DD).")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")] = None,
     source: SourceOpt = "auto",
@@ -50,13 +55,17 @@ def backtest(
             help="Also run the [benchmark] methodology beside it (China-exposure comparison).",
         ),
     ] = True,
+    force: ForceOpt = False,
 ) -> None:
     """Backtest a methodology and write levels.csv/.parquet, weights.parquet, metrics.json and
     report.html."""
     from exchina.backtest import load_events, resolve_benchmark, run_backtest, write_backtest
+    from exchina.backtest.output import OUTPUT_FILES
+    from exchina.core.atomic import check_output_folder
     from exchina.core.sources import load_market
     from exchina.index.methodology import load_methodology, resolve_methodology
 
+    check_output_folder(out, OUTPUT_FILES, force=force)
     path = methodology if methodology.is_file() else resolve_methodology(methodology)
     meth = load_methodology(path)
     lo, hi = _date(start, "start"), _date(end, "end")
@@ -66,7 +75,7 @@ def backtest(
         meth, market, lo, hi, benchmark=bench, peer=other if peer else None, progress=True
     )
     metrics = result.metrics()
-    folder = write_backtest(result, out, metrics=metrics, events=load_events())
+    folder = write_backtest(result, out, metrics=metrics, events=load_events(), force=force)
     typer.echo(f"data source: {result.label}")
     typer.echo(
         f"{result.methodology}: {metrics['start']} to {metrics['end']}, "

@@ -21,3 +21,10 @@ SourceOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Write into an --out folder that holds other files (they are kept, never deleted).",
+    ),
+]

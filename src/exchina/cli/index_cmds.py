@@ -8,15 +8,13 @@ constituents, trades and a JSON report atomically (nothing written on error).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
 from exchina.core.errors import InputError
 
 methodology_app = typer.Typer(
@@ -46,21 +44,14 @@ def rulebook(
     out: Annotated[Path | None, typer.Option("--out", help="Write Markdown here.")] = None,
 ) -> None:
     """Generate the Markdown rulebook of a methodology (stdout, or --out FILE)."""
+    from exchina.core.atomic import write_atomic
     from exchina.index.rulebook import rulebook_markdown
 
     text = rulebook_markdown(_load(file))
     if out is None:
         typer.echo(text, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(out, text)
     typer.echo(f"wrote {out}")
 
 
@@ -86,27 +77,32 @@ def read_holdings(path: Path) -> pd.Series:
 def rebalance_cmd(
     date: Annotated[str, typer.Option("--date", help="Effective date YYYY-MM-DD.")],
     methodology: Annotated[Path, typer.Option("--methodology", help="Methodology TOML file.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder; only its own files are replaced.")
+    ],
     source: SourceOpt = "auto",
     store: StoreOpt = None,
     holdings: Annotated[
         Path | None, typer.Option("--holdings", help="Previous constituents.csv (ticker, weight).")
     ] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Run one rebalance and write constituents, trades and report.json (atomically)."""
+    from exchina.core.atomic import check_output_folder
     from exchina.core.sources import load_market
     from exchina.index.methodology import resolve_methodology
-    from exchina.index.rebalance import rebalance, write_rebalance
+    from exchina.index.rebalance import REBALANCE_FILES, rebalance, write_rebalance
 
     try:
         t = pd.Timestamp(date)
     except ValueError:
         raise InputError(f"expected a date YYYY-MM-DD, got '{date}'", field="--date") from None
+    check_output_folder(out, REBALANCE_FILES, force=force)
     path = methodology if methodology.is_file() else resolve_methodology(methodology)
     previous = read_holdings(holdings) if holdings is not None else None
     market = load_market(source, store=store)
     result = rebalance(t, path, market, previous=previous)
-    write_rebalance(result, out)
+    write_rebalance(result, out, force=force)
     r = result.report
     typer.echo(f"{r['index']}: rebalance effective {r['dates']['effective']}")
     typer.echo(f"data: {r['data_source']}")

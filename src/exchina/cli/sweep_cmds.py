@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -33,11 +33,14 @@ def sweep(
     source: SourceOpt = "auto",
     store: StoreOpt = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    force: ForceOpt = False,
 ) -> None:
     """Backtest every combination of a parameter grid on Dask; write one table and the best/worst."""
+    from exchina.core.atomic import check_output_folder
     from exchina.core.errors import InputError
     from exchina.core.sources import load_market
     from exchina.ops.sweep import (
+        SWEEP_FILES,
         backtest_metric_names,
         expand_grid,
         load_grid,
@@ -51,6 +54,7 @@ def sweep(
         )
     if metric not in (names := backtest_metric_names()):
         raise InputError(f"unknown metric {metric!r}; choose one of {names}", field="metric")
+    check_output_folder(out, SWEEP_FILES, force=force)
     variants = expand_grid(load_grid(grid))
     market = load_market(source, store)
     result = run_sweep(
@@ -63,7 +67,7 @@ def sweep(
         workers=workers,
         progress=progress,
     )
-    paths = write_sweep(result, out)
+    paths = write_sweep(result, out, force=force)
     s = result.summary()
     typer.echo(result.label)
     typer.echo(

@@ -8,8 +8,6 @@ eligibility and reasons under a methodology's universe rules (the flagship's by 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +15,7 @@ import pandas as pd
 import typer
 
 from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.core.atomic import write_atomic
 from exchina.core.errors import InputError
 from exchina.core.paths import methodology_file
 from exchina.universe import UniverseRules, build_universe, explain
@@ -54,18 +53,6 @@ def _date(text: str | None) -> pd.Timestamp | None:
         return pd.Timestamp(text)
     except ValueError:
         raise InputError(f"expected a date YYYY-MM-DD, got '{text}'", field="--date") from None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def universe(
@@ -120,7 +107,7 @@ def universe(
     t = t if t is not None else market.as_of
     u = build_universe(t, rules, market)
     if out is not None:
-        _write_atomic(out, u.assign(market_source=market.label).to_csv())
+        write_atomic(out, u.assign(market_source=market.label).to_csv())
     if as_json:
         payload = {
             "date": str(t.date()),
