@@ -26,13 +26,22 @@ def _register() -> None:
     from exchina.cli import (
         backtest_cmds,
         data_cmds,
+        facts_cmds,
         index_cmds,
         ops_cmds,
         sweep_cmds,
         universe_cmds,
     )
 
-    for module in (data_cmds, universe_cmds, index_cmds, backtest_cmds, ops_cmds, sweep_cmds):
+    for module in (
+        data_cmds,
+        universe_cmds,
+        facts_cmds,
+        index_cmds,
+        backtest_cmds,
+        ops_cmds,
+        sweep_cmds,
+    ):
         module.register(app)
 
 
