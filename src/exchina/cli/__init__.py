@@ -25,6 +25,7 @@ app = typer.Typer(
 def _register() -> None:
     from exchina.cli import (
         backtest_cmds,
+        calc_cmds,
         data_cmds,
         index_cmds,
         ops_cmds,
@@ -32,7 +33,9 @@ def _register() -> None:
         universe_cmds,
     )
 
-    for module in (data_cmds, universe_cmds, index_cmds, backtest_cmds, ops_cmds, sweep_cmds):
+    for module in (
+        data_cmds, universe_cmds, index_cmds, backtest_cmds, calc_cmds, ops_cmds, sweep_cmds
+    ):
         module.register(app)
 
 
