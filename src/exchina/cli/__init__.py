@@ -27,6 +27,7 @@ def _register() -> None:
         backtest_cmds,
         calc_cmds,
         data_cmds,
+        facts_cmds,
         index_cmds,
         ops_cmds,
         sweep_cmds,
@@ -34,7 +35,14 @@ def _register() -> None:
     )
 
     for module in (
-        data_cmds, universe_cmds, index_cmds, backtest_cmds, calc_cmds, ops_cmds, sweep_cmds
+        data_cmds,
+        universe_cmds,
+        facts_cmds,
+        index_cmds,
+        backtest_cmds,
+        calc_cmds,
+        ops_cmds,
+        sweep_cmds,
     ):
         module.register(app)
 
