@@ -16,6 +16,13 @@ TRACKING_PREFIXES = ("utm_", "mc_", "_hs", "pk_", "vero_")
 TRACKING_KEYS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "ref_src", "cmpid", "sc_cid"}
 )
+COUNTED_ONCE = (
+    "allied_backing",
+    "chinese_ownership_pct",
+    "chinese_state_holder_pct",
+    "chinese_largest_holder",
+    "offtake_revenue_china",
+)
 PLACEHOLDER_HOSTS = ("example.com", "example.org", "localhost")
 
 
@@ -109,10 +116,16 @@ def test_no_fact_recorded_twice(sources: pd.DataFrame) -> None:
 
 
 def test_no_source_counted_for_two_companies(sources: pd.DataFrame) -> None:
-    """One page may describe several companies (a DoD release naming two awards), but the same
-    non-zero statement (factor, value, counterparty) from one page belongs to one company: an
-    EXIM letter of interest counted for both the parent and its spin-off is counted twice."""
-    facts = sources.loc[(sources["file"] == "exposure_facts.csv") & (sources["value"] != "")]
+    """One page may describe several companies (a DoD release naming two awards; a market-wide
+    pricing note behind several estimated pricing facts), but one award, stake or contract
+    (allied backing, ownership, offtake: the same factor, value and counterparty from one page)
+    belongs to one company: an EXIM letter counted for both a parent and its partner is counted
+    twice."""
+    facts = sources.loc[
+        (sources["file"] == "exposure_facts.csv")
+        & (sources["value"] != "")
+        & sources["factor"].isin(COUNTED_ONCE)
+    ]
     facts = facts.loc[pd.to_numeric(facts["value"], errors="coerce").fillna(0.0) != 0.0]
     owners: dict[tuple, set[str]] = defaultdict(set)
     rows: dict[tuple, list[str]] = defaultdict(list)

@@ -139,6 +139,9 @@ def test_later_years_reads_events_not_plans() -> None:
     assert later_years("offtake from 2027, production targeted by 2028", 2024, 2030) == []
     assert later_years("stake of 10.5% at 2021-06-30", 2021, 2026) == []
     assert later_years("terminated in 2026", 2024, 2025) == []  # after the review date
+    assert later_years("plant planned to open Jan 2013", 2012, 2026) == []
+    assert later_years("ended: see etm-own-shenghe-2026", 2017, 2026) == []  # a fact_id
+    assert later_years("acquisition completing Q1 2026", 2025, 2026) == []
 
 
 def test_review_lists_each_kind_of_task(data: dict) -> None:

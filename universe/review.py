@@ -36,10 +36,15 @@ OPEN_ENDED_FACTORS: tuple[str, ...] = (*OWNERSHIP_FACTORS, "offtake_revenue_chin
 # A year after one of these words is a plan or a term, not an event the source could not know.
 _FUTURE_WORDS = (
     r"by|until|till|through|from|before|due|scheduled|forecast|guidance|goal|"
-    r"target(?:s|ed)?|plan(?:s|ned)?|expect(?:s|ed)?|aim(?:s|ing)?"
+    r"target(?:s|ed)?|plan(?:s|ned)?|expect(?:s|ed)?|aim(?:s|ing)?|complet(?:e|es|ing|ion)|"
+    r"open(?:s|ing)?|commission(?:s|ing)?"
 )
+# A year joined by a hyphen to a word is part of a name (a fact_id, a slug), unless the word
+# places it in time ("mid-2024").
+_HYPHEN_WORDS = frozenset({"mid", "early", "late", "end", "fy", "cy", "h1", "h2"})
+_WORD_BEFORE_HYPHEN = re.compile(r"([A-Za-z0-9]+)-$")
 _YEAR = re.compile(r"(?<![\d./])(19[89]\d|20\d\d)(?![\d%])")
-_FUTURE_BEFORE = re.compile(rf"(?:\b(?:{_FUTURE_WORDS})\b)[\s\w.,()-]{{0,12}}$", re.IGNORECASE)
+_FUTURE_BEFORE = re.compile(rf"(?:\b(?:{_FUTURE_WORDS})\b)[\s\w.,()-]{{0,20}}$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,11 @@ def later_years(description: str, source_year: int, as_of_year: int) -> list[int
         year = int(m.group(1))
         if not source_year < year <= as_of_year:
             continue
-        if _FUTURE_BEFORE.search(description[: m.start()]):
+        before = description[: m.start()]
+        if _FUTURE_BEFORE.search(before):
+            continue
+        joined = _WORD_BEFORE_HYPHEN.search(before)
+        if joined and joined.group(1).lower() not in _HYPHEN_WORDS:
             continue
         out.append(year)
     return sorted(set(out))
