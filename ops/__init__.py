@@ -1,21 +1,8 @@
-"""Operations: scheduled runs (idempotent revisions, lock, manifest), their log lines, and sweeps.
+"""Operations: what a cron job or a research cluster calls, above ``backtest``.
 
-The top layer of the package (``ops -> backtest -> index -> universe -> core``): what a cron job
-or a research cluster calls. ``run_scheduled`` writes the index's revisions; ``run_sweep``
-backtests a grid of methodology variants on Dask.
+The top layer of the package (``ops -> backtest -> index -> universe -> core``): the daily
+calculation run (``calc_run``, ``calc_output``), the scheduled rebalance run (``scheduled_run``:
+idempotent revisions, lock, manifest) and its log lines (``runlog``), and Dask sweeps of
+methodology variants (``sweep``). Import the modules themselves (``exchina.ops.sweep``); this
+package imports nothing, so ``import exchina.ops`` stays cheap.
 """
-
-from exchina.ops.runlog import RunLog
-from exchina.ops.scheduled_run import run_scheduled, schedule_table, verify_output
-from exchina.ops.sweep import expand_grid, load_grid, run_sweep, write_sweep
-
-__all__ = [
-    "RunLog",
-    "expand_grid",
-    "load_grid",
-    "run_scheduled",
-    "run_sweep",
-    "schedule_table",
-    "verify_output",
-    "write_sweep",
-]
