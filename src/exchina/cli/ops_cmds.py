@@ -66,8 +66,8 @@ def run_cmd(
 ) -> None:
     """Do one scheduled cycle: on a review or effective date, refresh, select, optimise and write
     a new revision with a manifest (unchanged inputs: nothing written); otherwise do nothing."""
-    from exchina.index.runlog import RunLog
-    from exchina.index.scheduled_run import run_scheduled
+    from exchina.ops.runlog import RunLog
+    from exchina.ops.scheduled_run import run_scheduled
 
     log = RunLog(json_lines=log_json)
     try:
@@ -120,7 +120,7 @@ def schedule_cmd(
     import datetime as dt
 
     from exchina.index.methodology import load_methodology, resolve_methodology
-    from exchina.index.scheduled_run import schedule_table
+    from exchina.ops.scheduled_run import schedule_table
 
     meth = load_methodology(resolve_methodology(methodology))
     y = year or dt.date.today().year
