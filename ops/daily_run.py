@@ -19,7 +19,7 @@ import pandas as pd
 from exchina.core.sources import load_market
 from exchina.index.methodology import load_methodology, resolve_methodology
 from exchina.index.schedule import rebalance_dates
-from exchina.index.scheduled_run import ScheduledRun, current_revision, run_scheduled
+from exchina.ops.scheduled_run import ScheduledRun, current_revision, run_scheduled
 from exchina.ops.announce import announcement_date, write_final, write_proforma
 from exchina.ops.calc_output import CalcCommit
 from exchina.ops.calc_run import run_calc

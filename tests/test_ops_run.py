@@ -26,7 +26,7 @@ from exchina.core.demo import DEMO_SOURCE, demo_long_frames
 from exchina.core.errors import EXIT_CODES, ExchinaError
 from exchina.core.store import MarketStore
 from exchina.index.methodology import load_methodology
-from exchina.index.scheduled_run import (
+from exchina.ops.scheduled_run import (
     MANIFEST,
     current_revision,
     data_fingerprint,

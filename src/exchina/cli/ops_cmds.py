@@ -75,8 +75,8 @@ def run_cmd(
     write a new revision with a manifest (unchanged inputs: nothing written); publish pro-forma
     constituents on the announcement date and the final file with a diff on the effective date;
     on every business day calculate the levels into OUT/calc (--no-calc to skip)."""
-    from exchina.index.runlog import RunLog
-    from exchina.index.scheduled_run import run_scheduled
+    from exchina.ops.runlog import RunLog
+    from exchina.ops.scheduled_run import run_scheduled
 
     log = RunLog(json_lines=log_json)
     try:
@@ -136,7 +136,7 @@ def schedule_cmd(
     import datetime as dt
 
     from exchina.index.methodology import load_methodology, resolve_methodology
-    from exchina.index.scheduled_run import schedule_table
+    from exchina.ops.scheduled_run import schedule_table
 
     meth = load_methodology(resolve_methodology(methodology))
     y = year or dt.date.today().year
