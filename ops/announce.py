@@ -54,9 +54,10 @@ def diff_constituents(proforma: pd.DataFrame, final: pd.DataFrame) -> pd.DataFra
     """Per ticker: pro-forma and final weight and shares per unit, their changes, and the
     status of the weight (``added`` after the announcement, ``removed``, ``changed`` or
     ``unchanged``; shares per unit move with prices between the two dates)."""
-    a = proforma.set_index("ticker")[["name", "weight", "shares_per_unit"]]
-    b = final.set_index("ticker")[["name", "weight", "shares_per_unit"]]
-    both = a.join(b, how="outer", suffixes=("_proforma", "_final"))
+    cols = ["ticker", "name", "weight", "shares_per_unit"]
+    both = pd.merge(
+        proforma[cols], final[cols], on="ticker", how="outer", suffixes=("_proforma", "_final")
+    ).set_index("ticker")
     name = both["name_final"].fillna(both["name_proforma"])
     out = pd.DataFrame(
         {

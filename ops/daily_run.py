@@ -19,10 +19,10 @@ import pandas as pd
 from exchina.core.sources import load_market
 from exchina.index.methodology import load_methodology, resolve_methodology
 from exchina.index.schedule import rebalance_dates
-from exchina.ops.scheduled_run import ScheduledRun, current_revision, run_scheduled
 from exchina.ops.announce import announcement_date, write_final, write_proforma
 from exchina.ops.calc_output import CalcCommit
 from exchina.ops.calc_run import run_calc
+from exchina.ops.scheduled_run import ScheduledRun, current_revision, run_scheduled
 
 CALC_FOLDER = "calc"
 
@@ -72,7 +72,7 @@ def after_scheduled(
     messages = [f"published announcements/{p.parent.name}/{p.name}" for p in published]
     done = None
     if calc and t.weekday() < 5:
-        market = load_market(source, store).asof(t)
+        market = load_market(source, str(store) if store else None).asof(t)
         done = run_calc(methodology, Path(out) / CALC_FOLDER, None, min(t, market.as_of),
                         market=market)  # fmt: skip
         messages.append(

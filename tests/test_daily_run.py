@@ -13,10 +13,10 @@ from exchina.cli import main
 from exchina.core.errors import InputError
 from exchina.core.paths import methodology_file
 from exchina.index.methodology import load_methodology
-from exchina.ops.runlog import RunLog
 from exchina.ops.announce import announcement_date, diff_constituents
 from exchina.ops.calc_output import read_levels
 from exchina.ops.daily_run import run_day
+from exchina.ops.runlog import RunLog
 
 
 def _meth(folder: Path, extra: str = "") -> Path:
