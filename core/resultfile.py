@@ -16,7 +16,7 @@ import io
 import json
 import math
 import zipfile
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -143,14 +143,14 @@ class _Reader:
         raise ValueError(f"unknown entry kind {kind!r}")
 
 
-def write_result(value: Any, fh: BinaryIO) -> None:
+def write_result(value: Any, fh: IO[bytes]) -> None:
     """Write ``value`` to the binary file ``fh`` (TypeError for what cannot be stored)."""
     with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
         tree = _Writer(zf).enc(value)
         zf.writestr(TREE, json.dumps(tree, allow_nan=False))
 
 
-def read_result(fh: BinaryIO) -> Any:
+def read_result(fh: IO[bytes]) -> Any:
     """Read a value written by ``write_result`` (ValueError or zipfile errors when corrupt)."""
     with zipfile.ZipFile(fh) as zf:
         return _Reader(zf).dec(json.loads(zf.read(TREE)))
