@@ -72,11 +72,8 @@ class RebalanceResult:
         return self.constituents.set_index("ticker")["weight"]
 
 
-def _with_stage_shares(universe: pd.DataFrame, companies: pd.DataFrame | None) -> pd.DataFrame:
+def _with_stage_shares(universe: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
     """Add ``stage_shares`` (the master's ``stages`` text with revenue shares) by company_id."""
-    from exchina.universe import load_companies
-
-    master = load_companies() if companies is None else companies
     text = master.drop_duplicates("company_id").set_index("company_id")["stages"].astype(str)
     if "company_id" not in universe.columns:
         return universe
@@ -140,6 +137,7 @@ def rebalance(
     companies: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
     check_stale: bool = True,
+    shares: pd.DataFrame | None = None,
 ) -> RebalanceResult:
     """The rebalance effective after the close of ``date``.
 
@@ -147,7 +145,9 @@ def rebalance(
     eligible ticker itself and may be told to accept stale data).
 
     ``previous``: current holdings (ticker -> weight) for the membership buffer, the turnover
-    limit and the trades list. ``methodology`` may be a path (needed to resolve a relative
+    limit and the trades list. ``companies``, ``facts`` and ``shares``: the company master, the
+    exposure facts and the share counts (default: the shipped files, read once and passed down;
+    a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
     ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` or ``StaleDataError``.
     """
     source: Path | None = None
@@ -170,8 +170,9 @@ def rebalance(
             "store",
             tickers=[],
         )
-    from exchina.universe import build_universe
+    from exchina.universe import build_universe, load_companies
 
+    companies = load_companies() if companies is None else companies
     universe = build_universe(
         date=cutoff,
         rules=m.universe,
@@ -179,6 +180,7 @@ def rebalance(
         previous_members=_previous_index(previous),
         companies=companies,
         facts=facts,
+        shares=shares,
     )
     universe = _with_stage_shares(universe, companies)
     parent = _parent_weights(m, source, t, market, companies, facts)
