@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from exchina.backtest.result import BacktestResult
+from exchina.backtest.result import RELAXATION_COLUMNS, BacktestResult
 from exchina.backtest.simulate import simulate_detailed
 from exchina.core.errors import (
     ExchinaError,
@@ -197,6 +197,7 @@ def run_backtest(
     solver = 0.0
     notes: list[str] = []
     rows, universes, targets = [], [], {}
+    relaxed: list[dict] = []  # one row per rule that gave way at a rebalance
     px = _PriceIndex(market)
     # read once, filtered by date at each review
     master = load_companies() if companies is None else companies
@@ -232,7 +233,7 @@ def run_backtest(
                     facts=facts,
                     shares=shares,
                 )
-            # optimizer warnings (a relaxed small universe, an inaccurate solve) become notes
+            # optimizer warnings (a rule relaxed by name, an inaccurate solve) become notes
             notes.extend(f"{effective.date()}: {m.message}" for m in caught)
             w = res.weights.astype(float)
         except (InfeasibleError, StaleDataError, MissingDataError) as exc:
@@ -250,9 +251,13 @@ def run_backtest(
         if day in targets:
             notes.append(f"{day.date()}: two reviews trade on one date; the later one is kept")
             rows = [r for r in rows if r["effective"] != day]
+            relaxed = [r for r in relaxed if r["date"] != day]
         targets[day] = w
         current, current_day = w, day
-        rows.append({"review": review, "effective": day, "status": status})
+        rows.append(
+            {"review": review, "effective": day, "status": status, "relaxed": len(res.relaxations)}
+        )
+        relaxed += [{"date": day, **r.as_dict()} for r in res.relaxations]
         uni = res.universe
         if isinstance(uni, pd.DataFrame) and not uni.empty:
             universes.append(uni.rename_axis("ticker").reset_index().assign(date=day))
@@ -295,6 +300,7 @@ def run_backtest(
             "review": reviews,
             "effective": weights.index,
             "status": sched_rows["status"].to_numpy(),
+            "relaxed": sched_rows["relaxed"].to_numpy(int),
             "turnover": sim.turnover.to_numpy(),
             "cost": sim.cost.to_numpy(),
         }
@@ -345,6 +351,7 @@ def run_backtest(
         peer_prices_usd=comparison.prices_usd if comparison is not None else None,
         notes=notes,
         timings=timings,
+        relaxations=pd.DataFrame(relaxed, columns=list(RELAXATION_COLUMNS)),
     )
 
 

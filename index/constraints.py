@@ -281,7 +281,7 @@ class Concentration:
         return ub, reason
 
     def structure(self) -> tuple:
-        return ((self.target.name, self.target.limit),)
+        return (self.target.name,)
 
     def shapes(self, n):
         return {}  # the stacked mask parameter is declared once for all rules (Parts.shapes)
@@ -292,7 +292,7 @@ class Concentration:
     def expressions(self, w, kappa, p, drop):
         if self.name in drop:
             return []
-        return [(self.name, p["mask"][self.index] @ w <= self.target.limit * kappa)]
+        return [(self.name, p["mask"][self.index] @ w <= p["climit"][self.index] * kappa)]
 
     def conflicts(self, b, parts):
         top = self.target.max_total(b.n_in)
@@ -378,6 +378,16 @@ class GroupBounds:
                 row = ex[key].to_numpy(float) if key in ex else np.zeros(n)
                 groups.append((f"commodity_bounds.{key}", row, lo, hi))
         return cls(groups) if groups else None
+
+    def with_bounds(self, m: Methodology) -> GroupBounds:
+        """The same exposure rows with ``m``'s bounds."""
+        c = m.constraints
+        bounds = {
+            f"{table}.{key}": b
+            for table in ("stage_bounds", "country_bounds", "commodity_bounds")
+            for key, b in getattr(c, table).items()
+        }
+        return GroupBounds([(name, row, *bounds[name]) for name, row, _lo, _hi in self.groups])
 
     def structure(self) -> tuple:
         return tuple(g[0] for g in self.groups)
@@ -729,6 +739,7 @@ class Parts:
             shapes |= x.shapes(n)
         if self.concentration:
             shapes["mask"] = (len(self.concentration), n)
+            shapes["climit"] = (len(self.concentration),)
         return shapes
 
     def values(self, b: Bounds, masks: np.ndarray) -> dict[str, Any]:
@@ -737,6 +748,7 @@ class Parts:
             vals |= x.values(b, masks)
         if self.concentration:
             vals["mask"] = masks
+            vals["climit"] = np.array([c.target.limit for c in self.concentration])
         return vals
 
     def expressions(
@@ -792,8 +804,11 @@ def build_parts(
     in_universe: np.ndarray,
     previous: pd.Series | None,
     notes: list[str],
+    groups_like: GroupBounds | None = None,
 ) -> tuple[Parts, Bounds]:
-    """Every constraint of ``m`` on the universe ``frame`` and the per-name bounds they set."""
+    """Every constraint of ``m`` on the universe ``frame`` and the per-name bounds they set.
+    ``groups_like``: group bounds already built on this frame, whose exposure rows are reused
+    with ``m``'s bounds (a relaxation trial changes the bounds, not the exposures)."""
     c = m.constraints
     n = len(frame)
     concentration = Concentration.build_all(m)
@@ -810,7 +825,7 @@ def build_parts(
         caps=CapsAndFloors(has_floor=bool(np.any(lb > 0)) or c.min_names is not None),
         liquidity=liquidity,
         concentration=concentration,
-        groups=GroupBounds.build(m, frame),
+        groups=GroupBounds.build(m, frame) if groups_like is None else groups_like.with_bounds(m),
         china=ChinaBudget.build(m, frame, in_universe),
         turnover=Turnover.build(m, frame, previous),
         names=names,
@@ -831,6 +846,36 @@ def constraint_rulebook(m: Methodology) -> list[str]:
     out: list[str] = []
     for fam in (*order, Turnover, NameCount):
         out += fam.rulebook(m)
+    return out + _when_rules_cannot_hold(m)
+
+
+def _when_rules_cannot_hold(m: Methodology) -> list[str]:
+    """The rulebook's statement of the top-up and of the relaxation order."""
+    from exchina.index.relaxation import RELAXABLE
+
+    c = m.constraints
+    out = []
+    if c.min_constituents:
+        out.append(
+            f"- At least {c.min_constituents} constituents: when fewer names pass the screens, "
+            "the names that failed only the size, liquidity or history screens are added, "
+            "largest free-float market cap first (a top-up, reported as relaxed)."
+        )
+    if not c.relax:
+        out.append(
+            "- When the constraints cannot all hold the rebalance is not made and the conflict "
+            "is reported (no rule is relaxed)."
+        )
+        return out
+    out.append(
+        "- When the constraints cannot all hold, these rules give way, in this order and each "
+        "by the least amount that restores a solution (every relaxation is published as "
+        "relaxed: rule, amount, names); no other rule is relaxed:"
+    )
+    out += [
+        f"  {i}. `{r.rule}` by at most {r.limit:g}: {RELAXABLE[r.rule]}."
+        for i, r in enumerate(c.relax, 1)
+    ]
     return out
 
 

@@ -41,6 +41,7 @@ from exchina.core.market import Market
 from exchina.index.capping import ConcentrationRule
 from exchina.index.constraints import HOLD_MIN, TOL, ZERO, Bounds, Parts, build_parts
 from exchina.index.methodology import SCHEMES_NEEDING_RISK, Methodology
+from exchina.index.relaxation import Relaxation, describe, relax_in_order
 from exchina.index.risk import RiskModel, market_risk_model
 
 SELECT_DECIMALS = 7  # weights are compared to 1e-7 when names are ranked for selection
@@ -59,6 +60,7 @@ class WeightsResult:
     objective: float
     binding: list[str]
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    relaxations: list[Relaxation] = field(default_factory=list)  # rules that gave way, by name
 
 
 @dataclass
@@ -74,7 +76,8 @@ class ProblemData:
     target: np.ndarray | None  # parent weights for tracking
     distance: str = "relative"
     notes: list[str] = field(default_factory=list)
-    small_universe: str = "error"
+    frame: pd.DataFrame | None = None  # the universe rows the arrays are aligned to
+    previous: pd.Series | None = None  # holdings before the rebalance (turnover)
 
     @property
     def tickers(self) -> list[str]:
@@ -178,69 +181,9 @@ def build_data(
         target=basis if scheme == "tracking" else None,
         distance=m.weighting.distance,
         notes=notes,
-        small_universe=m.constraints.small_universe,
+        frame=frame,
+        previous=previous_weights,
     )
-
-
-def _without_rules(d: ProblemData, ub: np.ndarray, reason: list[str] | None = None) -> ProblemData:
-    """``d`` without its concentration rules and with per-name caps ``ub``."""
-    parts = replace(d.parts, concentration=[])
-    bounds = replace(
-        d.bounds, ub=ub, cap_reason=reason if reason is not None else d.bounds.cap_reason
-    )
-    return replace(d, parts=parts, bounds=bounds)
-
-
-def relax_caps(d: ProblemData) -> ProblemData | None:
-    """For ``small_universe = "relax_caps"``: drop UCITS/RIC and lift the per-name cap to the
-    lowest level at which the caps (with liquidity capacity) hold 100%. None if that cannot work
-    (liquidity capacity alone below 100%)."""
-    inside = d.in_universe
-    liq = _liquidity(d)
-    liq = np.where(inside, liq, 0.0)
-    if np.minimum(liq, 1.0).sum() < 1 - TOL:
-        return None
-    base = float(d.ub[inside].max()) if inside.any() else 1.0
-
-    def total(cap: float) -> float:
-        return float(np.minimum(np.where(inside, cap, 0.0), liq).sum())
-
-    cap = base
-    if total(base) < 1 - TOL:
-        lo, hi = base, 1.0
-        for _ in range(60):  # bisection: total(cap) is increasing in cap
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if total(mid) < 1 else (lo, mid)
-        cap = hi
-    if feasibility_conflicts(_capped(d, cap, inside, liq)):
-        # stage or group bounds may need more room than the total: lift the cap until the
-        # cheap checks pass (they are monotone in the cap), or give up at 100%
-        if feasibility_conflicts(_capped(d, 1.0, inside, liq)):
-            return None
-        lo, hi = cap, 1.0
-        for _ in range(40):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if feasibility_conflicts(_capped(d, mid, inside, liq)) else (lo, mid)
-        cap = hi
-    ub = np.minimum(np.where(inside, cap, 0.0), liq)
-    reason = ["liquidity" if liq[i] < cap else "max_weight (relaxed)" for i in range(len(ub))]
-    note = (
-        f"small universe: {', '.join(r.name for r in d.parts.hard_rules) or 'caps'} could not "
-        f"hold with {int(inside.sum())} names; rules dropped, max_weight lifted to {cap:.4%}"
-    )
-    relaxed = _without_rules(d, ub, reason)
-    return replace(relaxed, notes=[*d.notes, note])
-
-
-def _liquidity(d: ProblemData) -> np.ndarray:
-    """Per-name liquidity capacity (infinite without the constraint)."""
-    liq = d.parts.liquidity
-    return liq.cap if liq is not None else np.full(len(d.tickers), np.inf)
-
-
-def _capped(d: ProblemData, cap: float, inside: np.ndarray, liq: np.ndarray) -> ProblemData:
-    """``d`` without concentration rules and with every name capped at ``cap`` (and liquidity)."""
-    return _without_rules(d, np.minimum(np.where(inside, cap, 0.0), liq))
 
 
 # ------------------------------------------------------------------ feasibility checks
@@ -371,7 +314,7 @@ def _compiled(d: ProblemData) -> tuple[_Compiled, bool]:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key], True
-    nonneg = {"ub", "lb", "s", "c", "d", "sigma", "rb", "mask", "dp", "tbudget"}
+    nonneg = {"ub", "lb", "s", "c", "d", "sigma", "rb", "mask", "climit", "dp", "tbudget"}
     params = {k: cp.Parameter(shape, name=k, nonneg=k in nonneg) for k, shape in _shapes(d).items()}
     comp = _build(d, params)
     assert comp.problem.is_dpp(), f"problem for {key} is not DPP"
@@ -558,59 +501,11 @@ def _clean(x: np.ndarray) -> np.ndarray:
 
 
 def solve(d: ProblemData, solver: str = "CLARABEL", selection: str = "auto") -> WeightsResult:
-    """Solve prepared data (see ``optimize``).
-
-    With ``small_universe = "relax_caps"``, a universe too small for its caps and concentration
-    rules (caught by the cheap checks, or by a solve or name selection that finds no weights) is
-    solved again without the rules, the cap lifted as documented; this is the one place that
-    relaxes.
-    """
-    try:
-        return _solve(d, solver, selection)
-    except InfeasibleError:
-        if d.small_universe != "relax_caps":
-            raise
-        relaxed = relax_caps(d)  # None when lifting caps cannot pass the cheap checks
-        if relaxed is None:
-            raise
-        return _solve_lifting(relaxed, solver, selection)
+    """Solve prepared data (see ``optimize``); ``InfeasibleError`` names the conflicts."""
+    return _solve(d, solver, selection)
 
 
-def _solve_lifting(d: ProblemData, solver: str, selection: str) -> WeightsResult:
-    """Solve a relaxed small universe; if the solver still finds no weights (stage bounds with
-    revenue splits are not all caught by the cheap checks), lift the cap halfway to 100% and
-    then to 100%, saying so in the notes."""
-    inside = d.in_universe
-    liq = _liquidity(d)
-    cap = float(d.ub[inside].max()) if inside.any() else 1.0
-    for i, attempt in enumerate((cap, (cap + 1.0) / 2)):
-        try:
-            return _solve_noted(d, attempt, inside, liq, solver, selection, lifted=i > 0)
-        except InfeasibleError:
-            continue
-    return _solve_noted(d, 1.0, inside, liq, solver, selection, lifted=True)
-
-
-def _solve_noted(
-    d: ProblemData,
-    cap: float,
-    inside: np.ndarray,
-    liq: np.ndarray,
-    solver: str,
-    selection: str,
-    *,
-    lifted: bool,
-) -> WeightsResult:
-    trial = _capped(d, cap, inside, np.where(inside, liq, 0.0))
-    if lifted:
-        note = f"small universe: max_weight lifted further to {cap:.4%} to find weights"
-        trial = replace(trial, notes=[*d.notes, note])
-    result = _solve(trial, solver, selection)
-    warnings.warn(trial.notes[-1], RuntimeWarning, stacklevel=4)
-    return result
-
-
-def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
+def _solve(d: ProblemData, solver: str, selection: str, *, diagnose: bool = True) -> WeightsResult:
     conflicts = feasibility_conflicts(d)
     if conflicts:
         raise InfeasibleError("the constraints cannot all hold (checked before solving)", conflicts)
@@ -619,7 +514,8 @@ def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
     x, status, value, hit = _solve_convex(d, d.ub, d.lb, masks0, solver)
     if x is None or status not in ("optimal", "optimal_inaccurate"):
         raise InfeasibleError(
-            f"the solver found no weights (status {status})", diagnose_infeasible(d)
+            f"the solver found no weights (status {status})",
+            diagnose_infeasible(d) if diagnose else [],
         )
     stages = ["convex"]
     if _needs_selection(d, x):
@@ -637,7 +533,7 @@ def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
             if x is None or status not in ("optimal", "optimal_inaccurate"):
                 raise InfeasibleError(
                     f"re-solve with the selected names failed (status {status})",
-                    diagnose_infeasible(d),
+                    diagnose_infeasible(d) if diagnose else [],
                 )
     warn = []
     if status == "optimal_inaccurate":
@@ -719,4 +615,57 @@ def optimize(
     )
     if selection not in ("auto", "milp"):
         raise InputError(f"selection must be 'auto' or 'milp', got {selection!r}")
-    return solve(d, solver=solver, selection=selection)
+    if not methodology.constraints.relax:
+        return solve(d, solver=solver, selection=selection)
+    try:  # the conflicts are diagnosed only if no allowed relaxation helps
+        return _solve(d, solver, selection, diagnose=False)
+    except InfeasibleError:
+        pass
+    return _relaxed(d, methodology, solver, selection)
+
+
+def _with_constraints(d: ProblemData, m: Methodology) -> ProblemData:
+    """``d`` with the constraints of ``m`` (same universe, basis and risk model)."""
+    assert d.frame is not None
+    notes: list[str] = []
+    parts, bounds = build_parts(
+        m, d.frame, d.in_universe, d.previous, notes, groups_like=d.parts.groups
+    )
+    return replace(d, parts=parts, bounds=bounds, notes=notes)
+
+
+def _relaxed(
+    d: ProblemData, methodology: Methodology, solver: str, selection: str
+) -> WeightsResult:
+    """The solve with the methodology's allowed relaxations, in order and each as small as
+    possible (``exchina.index.relaxation``); ``InfeasibleError`` naming the conflicts of the
+    strict problem when even every relaxation at its limit is infeasible."""
+
+    def attempt(variant: Methodology) -> WeightsResult | None:
+        try:
+            return _solve(_with_constraints(d, variant), solver, selection, diagnose=False)
+        except InfeasibleError:
+            return None
+
+    found = relax_in_order(methodology, attempt)
+    if found is None:
+        allowed = ", ".join(f"{r.rule} by {r.limit:g}" for r in methodology.constraints.relax)
+        try:
+            solve(d, solver=solver, selection=selection)  # raises, naming the conflicts
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"{str(exc).splitlines()[0]}; still infeasible with every allowed relaxation "
+                f"at its limit ({allowed})",
+                exc.conflicts,
+            ) from None
+        raise InfeasibleError(f"infeasible with every allowed relaxation at its limit ({allowed})")
+    result, amounts = found
+    w = result.weights.reindex(pd.Index(d.tickers)).fillna(0.0).to_numpy(float)
+    relaxed = describe(methodology, amounts, check_constraints(w, d))
+    notes = [r.text() for r in relaxed]
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
+    diag = {**result.diagnostics}
+    diag["warnings"] = [*diag.get("warnings", []), *notes]
+    diag["stages"] = [*diag.get("stages", []), "relaxed"]
+    return replace(result, relaxations=relaxed, diagnostics=diag)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,9 @@ from exchina.index.exposures import (
 )
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.optimizer import WeightsResult, optimize
+from exchina.index.relaxation import Relaxation
 from exchina.index.schedule import is_rebalance_date, review_date
+from exchina.index.top_up import top_up
 from exchina.universe.rules import STAGES
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
@@ -65,6 +67,7 @@ class RebalanceResult:
     constituents: pd.DataFrame
     trades: pd.DataFrame
     report: dict[str, Any]
+    relaxations: list[Relaxation] = field(default_factory=list)  # rules that gave way, by name
 
     @property
     def weights(self) -> pd.Series:
@@ -183,6 +186,7 @@ def rebalance(
         shares=shares,
     )
     universe = _with_stage_shares(universe, companies)
+    universe, topped = top_up(universe, m)
     parent = _parent_weights(m, source, t, market, companies, facts)
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
@@ -217,10 +221,14 @@ def rebalance(
     ).reset_index(drop=True)
 
     trades = _trades(w, previous, universe, market.label)
+    relaxations = ([topped] if topped is not None else []) + list(result.relaxations)
     report = _report(
         m, source, t, cutoff, cut, market, previous, universe, result, constituents, trades
     )
-    return RebalanceResult(t, cutoff, m, universe, result, constituents, trades, report)
+    report["relaxed"] = [r.as_dict() for r in relaxations]
+    return RebalanceResult(
+        t, cutoff, m, universe, result, constituents, trades, report, relaxations
+    )
 
 
 def _trades(

@@ -22,6 +22,8 @@ def _scalar(value: Any) -> str:
         return repr(value)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dict):  # an entry of an array of tables, written inline
+        return "{" + ", ".join(f"{_key(k)} = {_scalar(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     return json.dumps(str(value))

@@ -109,7 +109,8 @@ def test_methodology_form_reports_conflicting_constraints():
     at = _open("Methodology")
     _ok(at)
     # a weighted China-score budget of 1 while every eligible name scores well above it: no
-    # relaxation of caps can help (the flagship relaxes caps only for a small universe)
+    # relaxation the flagship allows can help (it relaxes its UCITS buffer, liquidity capacity
+    # and stage bounds, never the China-score budget)
     at.checkbox(key="mf_budget_on").check()
     at.number_input(key="mf_budget").set_value(1.0)
     at.button[0].click()
