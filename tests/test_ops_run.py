@@ -58,7 +58,7 @@ def cli(env: dict, *extra: str, date: str = RUN_DATE) -> list[str]:
     return [
         "run", "-m", str(env["meth"]), "--date", date, "--source", "store",
         "--store", str(env["store"]), "--out", str(env["out"]),
-        "--companies", str(env["companies"]), "--facts", str(env["facts"]), *extra,
+        "--companies", str(env["companies"]), "--facts", str(env["facts"]), "--no-calc", *extra,
     ]  # fmt: skip
 
 

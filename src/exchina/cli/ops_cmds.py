@@ -62,10 +62,19 @@ def run_cmd(
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Log one JSON object per line on stderr.")
     ] = False,
+    calc: Annotated[
+        bool,
+        typer.Option(
+            "--calc/--no-calc",
+            help="Also publish announcements and run the daily calculation into OUT/calc.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Do one scheduled cycle: on a review or effective date, refresh, select, optimise and write
-    a new revision with a manifest (unchanged inputs: nothing written); otherwise do nothing."""
+    """Do one day's operations: on a review or effective date, refresh, select, optimise and
+    write a new revision with a manifest (unchanged inputs: nothing written); publish pro-forma
+    constituents on the announcement date and the final file with a diff on the effective date;
+    on every business day calculate the levels into OUT/calc (--no-calc to skip)."""
     from exchina.ops.runlog import RunLog
     from exchina.ops.scheduled_run import run_scheduled
 
@@ -87,10 +96,15 @@ def run_cmd(
             failures=getattr(exc, "failures", None),
         )
         raise
+    from exchina.ops.daily_run import after_scheduled
+
+    day = after_scheduled(methodology, out, res, source=source, store=store, calc=calc)
     if as_json:
         typer.echo(
             json.dumps(
                 {
+                    "published": [str(p) for p in day.published],
+                    "calculation": day.messages[-1] if day.calc is not None else None,
                     "status": res.status,
                     "message": res.message,
                     "date": f"{res.date:%Y-%m-%d}",
@@ -105,6 +119,8 @@ def run_cmd(
         )
         return
     typer.echo(res.message)
+    for line in day.messages:
+        typer.echo(line)
     for w in res.warnings:
         typer.echo(f"warning: {w}", err=True)
 
