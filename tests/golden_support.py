@@ -35,9 +35,11 @@ def frozen_backtest(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     from exchina.backtest import run_backtest
     from exchina.core.demo import demo_market
     from exchina.index import load_methodology
+    from exchina.index.optimizer import clear_cache
     from exchina.universe import load_companies, load_facts
     from exchina.universe.loaders import load_shares
 
+    clear_cache()  # recorded from a cold start: compile every problem afresh here too
     with frozen_data():
         market = demo_market()
         companies = load_companies(DATA / "companies.csv")
