@@ -61,6 +61,7 @@ UNIVERSE_COLUMNS = [
     "member",
     "buffered",
     "data_notes",
+    "near_miss",
     "evidenced_factors",
     "stage_fact",
     *STAGE_SHARE_COLUMNS,
@@ -336,6 +337,10 @@ def build_universe(
     ]
     reasons = [";".join(r for r in row if r) for row in zip(*msgs, strict=True)]
     eligible = np.array([r == "" for r in reasons], dtype=bool)
+    # failed only the size, liquidity or history screens: a methodology's top-up may add it
+    size_fails = short_hist.astype(int) + low_mcap.astype(int) + low_adtv.astype(int)
+    all_fails = np.sum([np.asarray(m) != "" for m in msgs], axis=0)
+    near_miss = (size_fails > 0) & (all_fails == size_fails)
     notes = [
         ";".join(n for n in pair if n)
         for pair in zip(
@@ -376,6 +381,7 @@ def build_universe(
             "member": is_member,
             "buffered": np.asarray(is_member & eligible & (over_entry | below_entry), dtype=bool),
             "data_notes": notes,
+            "near_miss": near_miss,
             "evidenced_factors": score["evidenced_factors"].to_numpy(dtype="int64"),
             "stage_fact": stages["stage_fact"].to_numpy(),
             **{col: stages[col].to_numpy(dtype=float) for col in STAGE_SHARE_COLUMNS},
