@@ -223,6 +223,11 @@ def run_backtest(
             notes.extend(f"{effective.date()}: {m.message}" for m in caught)
             w = res.weights.astype(float)
         except (InfeasibleError, StaleDataError, MissingDataError) as exc:
+            if isinstance(exc, InfeasibleError):
+                # a store lacking most of the universe is missing data, not the methodology's fault
+                from exchina.universe.coverage import check_coverage
+
+                check_coverage(known, methodology.universe, master, review)
             error = exc
             notes.append(f"{effective.date()}: rebalance not made, holdings kept ({exc})")
             continue
