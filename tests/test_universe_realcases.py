@@ -224,3 +224,26 @@ def test_usa_rare_earth_becomes_a_metal_maker_with_less_common_metals(shipped: d
     assert (before["primary_stage"], before["stage_fact"]) == ("magnet", "usar-stage-2025")
     assert (after["primary_stage"], after["stage_fact"]) == ("metal_alloy", "usar-stage-lcm")
     assert not after["stage_default"]
+
+
+@pytest.mark.parametrize(
+    ("company", "change", "before", "after"),
+    [
+        # Kalgoorlie and the first heavy rare earths: still a separator, on new evidence
+        ("lynas", "2025-06-30", "lyc-stage-2012", "lyc-stage-2025"),
+        # mixed carbonate for Neo, then its own separated NdPr oxide at White Mesa
+        ("energy_fuels", "2024-06-10", "uuuu-stage-2021", "uuuu-stage-2024"),
+        # out of Chinese separation: a downstream (powders and magnets) company
+        ("neo_performance", "2025-04-01", "neo-stage-2017", "neo-stage-2025"),
+        # the DoD deal: separated products and magnets become MP's primary business
+        ("mp_materials", "2025-07-10", "mp-stage-2023-mining", "mp-stage-2025"),
+    ],
+)
+def test_stage_evidence_changes_on_its_date(
+    shipped: dict, company: str, change: str, before: str, after: str
+) -> None:
+    stage_facts = load_stage_facts()
+    day_before = pd.Timestamp(change) - pd.Timedelta(days=1)
+    c = shipped["companies"]
+    assert classify_stages(c, stage_facts, day_before).loc[company, "stage_fact"] == before
+    assert classify_stages(c, stage_facts, change).loc[company, "stage_fact"] == after
