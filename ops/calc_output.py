@@ -180,12 +180,12 @@ def _changes(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any] | None:
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.abs(b / a - 1.0)
     differ = ~((rel <= TOLERANCE) | (np.isnan(a) & np.isnan(b)))
-    rows = differ.any(axis=1)
-    if not rows.any():
+    rows = np.flatnonzero(differ.any(axis=1))
+    if not len(rows):
         return None
     return {
-        "first_changed": f"{common[rows][0]:%Y-%m-%d}",
-        "days_changed": int(rows.sum()),
+        "first_changed": f"{common[int(rows[0])]:%Y-%m-%d}",
+        "days_changed": len(rows),
         "max_relative_level_change": float(np.nanmax(rel[:, :3])),
     }
 
