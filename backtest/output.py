@@ -65,6 +65,7 @@ def _files(
     gaps = result.gaps.astype({c: "string" for c in result.gaps.columns if c != "rows"})
     doc = {
         "data_source": src,
+        "store_version": result.store_version,
         "synthetic": result.synthetic,
         "metrics": metrics,
         "peer": _peer_metrics(result),

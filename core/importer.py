@@ -293,8 +293,10 @@ def import_files(
     store: MarketStore | None = None,
     ticker: str | None = None,
     currency: str | None = None,
+    replace_series: bool = False,
 ) -> ImportReport:
-    """Read, validate and store price (or FX) files; nothing is written unless all pass."""
+    """Read, validate and store price (or FX) files in one store commit; nothing is written
+    unless all pass. ``replace_series`` replaces each ticker's whole stored price series."""
     if not paths:
         raise InputError("no files given")
     if ticker and len(paths) > 1:
@@ -306,7 +308,11 @@ def import_files(
     prices = [s.frame.assign(source=label[s.file]) for s in series if s.kind == "prices"]
     fxs = [s.frame.assign(source=label[s.file]) for s in series if s.kind == "fx"]
     with store.lock():
-        p_sum = store.write_prices(pd.concat(prices, ignore_index=True)) if prices else None
+        p_sum = (
+            store.write_prices(pd.concat(prices, ignore_index=True), replace_series=replace_series)
+            if prices
+            else None
+        )
         f_sum = None
         for f in fxs:
             s = store.write_fx(f, source=str(f["source"].iloc[0]))

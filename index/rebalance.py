@@ -287,6 +287,7 @@ def _report(
             "scheduled": is_rebalance_date(m, t),
         },
         "data_source": market.label,
+        "store_version": market.meta.get("store_version"),
         "synthetic": bool(market.synthetic),
         "universe": {
             "candidates": len(universe),

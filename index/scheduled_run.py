@@ -696,6 +696,7 @@ def _locked_run(
         "data": {
             "source_label": market.label,
             "synthetic": bool(market.synthetic),
+            "store_version": market.meta.get("store_version"),
             "market_as_of": f"{market.as_of:%Y-%m-%d}",
             "cutoff_prices_as_of": f"{cut.as_of:%Y-%m-%d}",
             "fx_as_of_cutoff": {c: f"{d:%Y-%m-%d}" for c, d in sorted(fx_last.items())},

@@ -187,9 +187,23 @@ class FakeYahoo:
         return str(truth().currency.get(ticker, "USD"))
 
 
+def _child(target, args, kill_at, kill_after) -> None:
+    import os
+    import signal
+
+    if kill_after is not None:
+        import threading
+
+        threading.Timer(kill_after, os.kill, (os.getpid(), signal.SIGKILL)).start()
+    if kill_at is not None:
+        install_kill_hooks(kill_at)
+    os._exit(int(target(*args)))
+
+
 def forked(target, *args, kill_at: int | None = None, kill_after: float | None = None):
-    """Start ``target(*args)`` in a forked child (a real second process sharing nothing but the
-    imported modules); the child exits with ``target``'s return value (an int).
+    """Start ``target(*args)`` (a module-level function) in a child forked from a clean fork
+    server (a real second process; the store's Delta Lake runtime cannot be forked once it has
+    started); the child exits with ``target``'s return value (an int).
 
     ``kill_at``: the child SIGKILLs itself at the ``kill_at``-th file-system commit event (before
     or after each ``os.replace``, ``os.rename`` and ``pyarrow.parquet.write_table`` call, counted
@@ -197,19 +211,9 @@ def forked(target, *args, kill_at: int | None = None, kill_after: float | None =
     """
     import multiprocessing as mp
 
-    def child() -> None:
-        import os
-        import signal
-
-        if kill_after is not None:
-            import threading
-
-            threading.Timer(kill_after, os.kill, (os.getpid(), signal.SIGKILL)).start()
-        if kill_at is not None:
-            install_kill_hooks(kill_at)
-        os._exit(int(target(*args)))
-
-    proc = mp.get_context("fork").Process(target=child)
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["ops_support", "exchina.index.scheduled_run", "deltalake"])
+    proc = ctx.Process(target=_child, args=(target, args, kill_at, kill_after))
     proc.start()
     return proc
 

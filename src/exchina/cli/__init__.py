@@ -28,11 +28,20 @@ def _register() -> None:
         data_cmds,
         index_cmds,
         ops_cmds,
+        store_cmds,
         sweep_cmds,
         universe_cmds,
     )
 
-    for module in (data_cmds, universe_cmds, index_cmds, backtest_cmds, ops_cmds, sweep_cmds):
+    for module in (
+        data_cmds,
+        store_cmds,
+        universe_cmds,
+        index_cmds,
+        backtest_cmds,
+        ops_cmds,
+        sweep_cmds,
+    ):
         module.register(app)
 
 

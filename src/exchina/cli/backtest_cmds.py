@@ -13,7 +13,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
+from exchina.cli.common import AsStoredOpt, ForceOpt, SourceOpt, StoreOpt
 from exchina.core.errors import InputError
 
 
@@ -40,6 +40,7 @@ def backtest(
     end: Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     benchmark: Annotated[
         str | None,
         typer.Option(
@@ -69,7 +70,7 @@ def backtest(
     path = methodology if methodology.is_file() else resolve_methodology(methodology)
     meth = load_methodology(path)
     lo, hi = _date(start, "start"), _date(end, "end")
-    market = load_market(source, store)
+    market = load_market(source, store, as_stored=as_stored)
     bench, other = resolve_benchmark(meth, benchmark, market, relative_to=path)
     result = run_backtest(
         meth, market, lo, hi, benchmark=bench, peer=other if peer else None, progress=True

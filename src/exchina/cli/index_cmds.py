@@ -14,7 +14,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
+from exchina.cli.common import AsStoredOpt, ForceOpt, SourceOpt, StoreOpt
 from exchina.core.errors import InputError
 
 methodology_app = typer.Typer(
@@ -82,6 +82,7 @@ def rebalance_cmd(
     ],
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     holdings: Annotated[
         Path | None, typer.Option("--holdings", help="Previous constituents.csv (ticker, weight).")
     ] = None,
@@ -100,7 +101,7 @@ def rebalance_cmd(
     check_output_folder(out, REBALANCE_FILES, force=force)
     path = methodology if methodology.is_file() else resolve_methodology(methodology)
     previous = read_holdings(holdings) if holdings is not None else None
-    market = load_market(source, store=store)
+    market = load_market(source, store=store, as_stored=as_stored)
     result = rebalance(t, path, market, previous=previous)
     write_rebalance(result, out, force=force)
     r = result.report

@@ -14,7 +14,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.cli.common import AsStoredOpt, JsonOpt, SourceOpt, StoreOpt
 from exchina.core.atomic import write_atomic
 from exchina.core.errors import InputError
 from exchina.core.paths import methodology_file
@@ -69,6 +69,7 @@ def universe(
     ] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the full universe table as CSV.")
@@ -103,7 +104,7 @@ def universe(
 
     from exchina.core.sources import load_market
 
-    market = load_market(source, str(store) if store else None)
+    market = load_market(source, str(store) if store else None, as_stored=as_stored)
     t = t if t is not None else market.as_of
     u = build_universe(t, rules, market)
     if out is not None:
