@@ -77,15 +77,22 @@ def exposures(
     return out
 
 
-def china_exposure(weights: pd.DataFrame, universe: pd.DataFrame) -> pd.Series:
-    """Weighted average China score (0-100) of each row of ``weights``, over names with a score."""
-    at = snapshots(universe, ["china_score"])
+def china_exposure(
+    weights: pd.DataFrame, universe: pd.DataFrame, column: str = "china_score"
+) -> pd.Series:
+    """Weight-averaged ``column`` of each row of ``weights``, over names with a value: the China
+    score (0-100) by default, or ``confidence`` (0-1) for the evidence behind it."""
+    at = snapshots(universe, [column])
     out = {}
     for date, w in weights.iterrows():
         w = w[w.fillna(0.0) != 0.0]
-        score = at(pd.Timestamp(date))["china_score"].reindex(w.index)
+        frame = at(pd.Timestamp(date))
+        if column not in frame:
+            out[date] = np.nan
+            continue
+        score = frame[column].astype(float).reindex(w.index)
         known = score.notna()
         out[date] = (
             float((w[known] * score[known]).sum() / w[known].sum()) if known.any() else np.nan
         )
-    return pd.Series(out, name="china_score", dtype=float).rename_axis("date")
+    return pd.Series(out, name=column, dtype=float).rename_axis("date")

@@ -2,9 +2,10 @@
 
 Files: ``levels.csv`` and ``levels.parquet`` (date, level_pr, level_tr, benchmark, data_source),
 ``weights.parquet`` (one row per rebalance and ticker: date, ticker, weight, drifted_weight,
-trade, data_source), ``metrics.json`` (metrics, rebalances, gaps, notes, data_source) and
-``report.html``. A failure leaves any earlier output untouched; other files in the folder are
-never removed, and a folder holding them is refused unless ``force``.
+trade, data_source), ``metrics.json`` (metrics, rebalances, evidence: the weighted China score
+and weighted confidence per rebalance, gaps, notes, data_source) and ``report.html``. A failure
+leaves any earlier output untouched; other files in the folder are never removed, and a folder
+holding them is refused unless ``force``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ OUTPUT_FILES = ("levels.csv", "levels.parquet", "weights.parquet", "metrics.json
 """The files ``write_backtest`` owns in its folder (and the only ones it ever replaces)."""
 
 
+def _evidence_records(result: BacktestResult) -> list[dict]:
+    """Weighted China score and weighted confidence per rebalance (effective date)."""
+    if result.weights.empty:
+        return []
+    ev = result.evidence().rename_axis("date").reset_index()
+    ev["date"] = pd.DatetimeIndex(ev["date"]).strftime("%Y-%m-%d")
+    return ev.to_dict(orient="records")
+
+
 def _files(
     result: BacktestResult, metrics: dict, events: pd.DataFrame | None
 ) -> dict[str, Writer | str]:
@@ -70,6 +80,7 @@ def _files(
         "metrics": metrics,
         "peer": _peer_metrics(result),
         "rebalances": costs.to_dict(orient="records"),
+        "evidence": _evidence_records(result),
         "price_gaps": gaps.to_dict(orient="records"),
         "notes": result.notes,
     }

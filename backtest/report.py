@@ -123,6 +123,11 @@ def render_report(
             continue
     if "china_score" in result.universe:
         charts.add(_lines(result.china_exposure()), "Weighted China score (0-100)")
+    if "confidence" in result.universe:
+        charts.add(
+            _lines(result.confidence_exposure()),
+            "Weighted confidence of the China score (0-1: evidence coverage x quality)",
+        )
     att = result.attribution("primary_stage")
     if not att.empty:
         piv = att.pivot_table(

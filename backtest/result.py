@@ -77,6 +77,11 @@ class BacktestResult:
             self.levels, None, periods_per_year, column="level_pr"
         )["cagr"]
         out["rebalances"] = len(self.weights)
+        ev = self.evidence()
+        for col in ev.columns:
+            known = ev[col].dropna()
+            out[f"{col}_avg"] = float(known.mean()) if len(known) else None
+            out[f"{col}_last"] = float(known.iloc[-1]) if len(known) else None
         out["methodology"] = self.methodology
         out["methodology_digest"] = self.digest
         out["benchmark"] = self.benchmark_name
@@ -96,6 +101,24 @@ class BacktestResult:
             other = china_exposure(self.peer_weights, self.peer_universe)
             out = out.join(other.rename(str(self.peer_name)), how="outer")
         return out
+
+    def confidence_exposure(self) -> pd.DataFrame:
+        """Weight-averaged confidence (0-1) of the China scores at each rebalance, beside
+        ``china_exposure``: the index's and, when there is one, the peer methodology's."""
+        out = china_exposure(self.weights, self.universe, "confidence").rename("index").to_frame()
+        if self.peer_weights is not None and self.peer_universe is not None:
+            other = china_exposure(self.peer_weights, self.peer_universe, "confidence")
+            out = out.join(other.rename(str(self.peer_name)), how="outer")
+        return out
+
+    def evidence(self) -> pd.DataFrame:
+        """The index's weighted China score and weighted confidence at each rebalance."""
+        return pd.DataFrame(
+            {
+                "weighted_china_score": china_exposure(self.weights, self.universe),
+                "weighted_confidence": china_exposure(self.weights, self.universe, "confidence"),
+            }
+        )
 
     def attribution(self, by: str = "primary_stage") -> pd.DataFrame:
         """Contribution to each holding period's price return by group."""

@@ -2,8 +2,8 @@
 
 TOML has no null: ``key = "none"`` unsets an optional field (``max_china_score = "none"``: no
 China-score screen). Sections: top-level identity (name, base date and level), ``[universe]`` (see
-``exchina.universe.rules``), ``[weighting]``, ``[constraints]``, ``[schedule]``, ``[costs]`` and
-``[benchmark]``. Unknown keys and bad values are errors naming the dotted key path.
+``exchina.universe.rules``), ``[weighting]``, ``[constraints]``, ``[schedule]``, ``[costs]``,
+``[benchmark]`` and ``[calculation]`` (``exchina.index.corporate_actions``). Unknown keys and bad values are errors naming the dotted key path.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from exchina.core.errors import InputError
 from exchina.core.paths import data_dir
 from exchina.core.tomlfile import read_toml
+from exchina.index.corporate_actions import CorporateActionRules
 from exchina.universe.rules import STAGES, UniverseRules
 
 Scheme = Literal[
@@ -183,6 +184,10 @@ class Methodology(_Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     costs: Costs = Field(default_factory=Costs)
     benchmark: Benchmark = Field(default_factory=Benchmark)
+    calculation: CorporateActionRules = Field(
+        default_factory=CorporateActionRules,
+        description="daily calculation: corporate-action rules, withholding tax, announcements",
+    )
 
     def digest(self) -> str:
         """SHA-256 of the resolved methodology (defaults included): the methodology hash."""

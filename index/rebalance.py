@@ -308,6 +308,7 @@ def _report(
         "weights_by_country": dict(sorted(weights_by(w, country_exposure(held)).items())),
         "weights_by_china_band": bands,
         "weighted_china_score": float(held["china_score"].astype(float) @ w),
+        "weighted_confidence": float(held["confidence"].astype(float) @ w),
         "turnover": turnover,
         "previous_holdings": len(_previous_index(previous)),
         "benchmark": m.benchmark.model_dump(),

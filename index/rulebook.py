@@ -198,4 +198,48 @@ def rulebook_markdown(methodology: Methodology) -> str:
         + (f"; comparison methodology `{b.methodology}`." if b.methodology else "."),
         "",
     ]
-    return "\n".join(out)
+    return "\n".join(out + _calculation_rules(m))
+
+
+def _calculation_rules(m: Methodology) -> list[str]:
+    """Section 8: the daily calculation's corporate-action and dividend rules."""
+    r = m.calculation
+    proceeds = (
+        "reinvested pro rata in the remaining constituents"
+        if r.removal_proceeds == "pro_rata"
+        else f"invested in a replacement (the largest eligible non-member at the last review) "
+        f"when fewer than {r.min_constituents} constituents would remain, else pro rata"
+    )
+    suspension = (
+        f"A constituent without a price for more than {r.suspension_max_days} business days is "
+        f"removed at {'zero' if r.suspension_price == 'zero' else 'its last price'}."
+        if r.suspension_max_days is not None
+        else "A suspended constituent is held at its last price until the next review."
+    )
+    overrides = ", ".join(f"{k} {_pct(v)}" for k, v in sorted(r.withholding.items()))
+    return [
+        "## 8. Daily calculation and corporate actions",
+        "",
+        "- Index shares are fixed at each rebalance; the divisor changes so that neither a "
+        "rebalance nor a corporate action moves the level.",
+        "- Splits and reverse splits multiply the index shares by the ratio (no level change).",
+        "- Cash dividends are reinvested across the index on the ex-date: gross in the total "
+        "return level, net of withholding tax by country of domicile in the net total return "
+        "level (shipped MarketVector rates"
+        + (f"; overridden: {overrides}" if overrides else "")
+        + ").",
+        "- Special dividends: "
+        + (
+            "the divisor offsets the price drop in the price level; TR reinvests them gross, "
+            "NTR net."
+            if r.special_dividend == "price_adjust"
+            else "treated as ordinary cash dividends."
+        ),
+        f"- A company taken over for cash leaves at the offer price, a delisted one at "
+        f"{'zero' if r.delisting_price == 'zero' else 'its last traded price'}; the proceeds are "
+        f"{proceeds}.",
+        f"- {suspension}",
+        f"- Changes are announced {r.announcement_business_days} business days before the "
+        "effective date with pro-forma constituents.",
+        "",
+    ]

@@ -37,6 +37,7 @@ def _result(synthetic: bool = True) -> BacktestResult:
                 "primary_stage": ["mining", "magnet", "recycling"],
                 "country": ["AU", "US", "JP"],
                 "china_score": [5.0, 20.0, 60.0],
+                "confidence": [1.0, 0.5, 0.2],
             }
         ).assign(date=d)
         for d in weights.index
@@ -87,6 +88,12 @@ def test_every_file_carries_the_data_source(tmp_path: Path) -> None:
     assert doc["data_source"] == LABEL and doc["synthetic"] is True
     assert doc["metrics"]["cagr"] == pytest.approx(_result().metrics()["cagr"])
     assert len(doc["rebalances"]) == 3
+    # weighted China score and confidence beside it at each rebalance, worked by hand
+    first = doc["evidence"][0]
+    assert first["date"] == "2023-01-02"
+    assert first["weighted_china_score"] == pytest.approx(0.5 * 5 + 0.3 * 20 + 0.2 * 60)
+    assert first["weighted_confidence"] == pytest.approx(0.5 * 1.0 + 0.3 * 0.5 + 0.2 * 0.2)
+    assert doc["metrics"]["weighted_confidence_last"] == pytest.approx(0.3 + 0.3 * 0.5 + 0.08)
 
 
 def test_report_is_self_contained_with_a_synthetic_banner(tmp_path: Path) -> None:

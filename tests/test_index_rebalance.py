@@ -85,6 +85,10 @@ def test_trades_against_previous_holdings(flagship_run, demo) -> None:
 def test_tracking_a_parent_with_a_china_budget(demo) -> None:
     r = rebalance(DATE, FIXTURES / "tracking_remx.toml", demo)
     assert r.report["weighted_china_score"] <= 25 + 1e-6
+    held = r.universe.reindex(r.constituents["ticker"])
+    expected = float(held["confidence"].to_numpy() @ r.constituents["weight"].to_numpy())
+    assert r.report["weighted_confidence"] == pytest.approx(expected)
+    assert 0.0 <= r.report["weighted_confidence"] <= 1.0
     assert r.optimized.diagnostics["tracking_error"] > 0
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from exchina.core.errors import InputError
 from exchina.core.paths import data_file
-from exchina.universe import load_companies, load_facts, load_shares
+from exchina.universe import load_companies, load_facts, load_shares, load_stage_facts
 from exchina.universe.rules import FACTORS, STAGES
 
 FIX = Path(__file__).parent / "fixtures" / "universe"
@@ -56,6 +56,11 @@ def test_fixture_files_load_with_typed_columns(companies: pd.DataFrame) -> None:
         ("facts_end_before_start.csv", 2, "effective_to", "must be after effective_from"),
         ("facts_missing_source.csv", 2, "source_title", "missing value"),
         ("shares_bad_free_float.csv", 2, "free_float", "less than or equal to 1"),
+        ("facts_verified_before_source.csv", 2, "verified_on", "cannot predate it"),
+        ("stages_share_missing.csv", 2, "share", "basis revenue needs a share"),
+        ("stages_unknown_stage.csv", 2, "stage", "unknown stage 'smelting'"),
+        ("stages_share_sum.csv", 3, "share", "revenue shares of alpha from 2020-01-01 sum to 1.2"),
+        ("stages_primary_no_reason.csv", 2, "description", "needs a one-line reason"),
     ],
 )
 def test_malformed_rows_name_file_row_field(
@@ -67,6 +72,8 @@ def test_malformed_rows_name_file_row_field(
             load_companies(path)
         elif name.startswith("facts"):
             load_facts(path, companies=companies)
+        elif name.startswith("stages"):
+            load_stage_facts(path, companies=companies)
         else:
             load_shares(path, companies=companies)
     err = info.value

@@ -19,6 +19,7 @@ from exchina.universe import (
     load_shares,
 )
 from exchina.universe.rules import STAGES
+from exchina.universe.screens import STAGE_DEFAULTED
 from exchina.universe.stages import parse_stages
 
 FIX = Path(__file__).parent / "fixtures" / "universe"
@@ -84,7 +85,9 @@ def test_universe_known_answers(data: dict) -> None:
     assert alp["allied_backing_usd_m"] == 150.0
     brv = u.loc["BRV"]
     assert brv["eligible"] and brv["free_float"] == 1.0
-    assert brv["data_notes"] == "free float unknown, 100% assumed"
+    # mining;magnet with no shares and no stage evidence: the last-resort default says so
+    assert brv["data_notes"].split(";") == ["free float unknown, 100% assumed", STAGE_DEFAULTED]
+    assert STAGE_DEFAULTED not in alp["data_notes"]  # alpha's master gives revenue shares
     assert brv["float_mcap_usd"] == pytest.approx(10.0 * 5e8)
     cth = u.loc["CTH.HK"]
     assert not cth["eligible"]

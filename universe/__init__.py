@@ -1,6 +1,7 @@
 """Companies, dated exposure facts, classification, the Chinese-exposure score and screens.
 
-Public API: ``load_companies``, ``load_facts``, ``load_shares`` (validated loaders),
+Public API: ``load_companies``, ``load_facts``, ``load_shares``, ``load_stage_facts`` (validated
+loaders),
 ``facts_in_force``, ``classify_stages``, ``score_companies``, ``explain`` (fact-by-fact breakdown)
 and ``build_universe`` (eligibility at a date), configured by ``UniverseRules`` and
 ``ChinaScoreRules``. The method is documented in ``docs/exposure-methodology.md``.
@@ -8,7 +9,7 @@ and ``build_universe`` (eligibility at a date), configured by ``UniverseRules`` 
 
 from exchina.universe.explain import Explanation, explain
 from exchina.universe.facts import annotate_facts, facts_in_force
-from exchina.universe.loaders import load_companies, load_facts, load_shares
+from exchina.universe.loaders import load_companies, load_facts, load_shares, load_stage_facts
 from exchina.universe.rules import ChinaScoreRules, UniverseRules
 from exchina.universe.score import score_companies
 from exchina.universe.screens import build_universe, shares_in_force
@@ -26,6 +27,7 @@ __all__ = [
     "load_companies",
     "load_facts",
     "load_shares",
+    "load_stage_facts",
     "score_companies",
     "shares_in_force",
 ]

@@ -4,6 +4,13 @@ Point in time: at date ``t`` only facts already public (``known_from <= t``) are
 fact is *in force* when ``effective_from <= t`` and (``effective_to`` empty or ``t <
 effective_to``); *ended* when ``effective_to <= t`` (it still counts, decaying with a half-life);
 *pending* when it is known but not yet effective (shown, never counted).
+
+Staleness is point in time too. A fact's *last check* at ``t`` is its ``verified_on`` when that
+is on or before ``t``, else its ``source_date`` (a re-verification made after ``t`` was not known
+at ``t``; the file keeps only the latest check). A fact whose last check is older than
+``reverify_after_months`` counts as stale, and so does an open-ended ownership fact whose source is
+older than ``ownership_stale_after_years`` however recently it was re-read: re-reading an old
+filing says nothing about today's register.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ GRADE_QUALITY: dict[str, float] = {"A": 1.0, "B": 0.8, "C": 0.5}
 # The state-linked holder's percent is also evidence of Chinese ownership (graded factor).
 GRADED_AS: dict[str, str] = {"chinese_state_holder_pct": "chinese_ownership_pct"}
 _PCT = ("chinese_ownership_pct", "chinese_state_holder_pct")
+OWNERSHIP_FACTORS = (*_PCT, "chinese_largest_holder")
+MONTHS_PER_YEAR = 12.0
 _ONE_DAY = np.timedelta64(1, "D")
 
 
@@ -30,6 +39,18 @@ def facts_in_force(facts: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFram
         & (facts["effective_to"].isna() | (t < facts["effective_to"]))
     )
     return facts.loc[mask]
+
+
+def last_check(facts: pd.DataFrame, date: str | pd.Timestamp) -> np.ndarray:
+    """Per fact, the last check known at ``date``: ``verified_on`` when it is on or before
+    ``date``, else ``source_date`` (datetime64 array aligned with ``facts``)."""
+    t = np.datetime64(pd.Timestamp(date).to_datetime64(), "ns")
+    source = facts["source_date"].to_numpy()
+    if "verified_on" not in facts:
+        return source
+    verified = facts["verified_on"].to_numpy()
+    seen = ~np.isnat(verified) & (verified <= t) & (verified > source)
+    return np.where(seen, verified, source)
 
 
 def fact_arrays(
@@ -46,10 +67,19 @@ def fact_arrays(
     ended = ~np.isnat(end) & (end <= t) & started
     years_ended = np.where(ended, (t - end) / _ONE_DAY / DAYS_PER_YEAR, 0.0)
     decay = np.where(ended, 0.5 ** (years_ended / rules.ended_half_life_years), 1.0)
-    age = (t - facts["source_date"].to_numpy()[row]) / _ONE_DAY / DAYS_PER_YEAR
-    stale = age > rules.stale_after_years
-    multiplier = np.where(started, decay * np.where(stale, rules.stale_discount, 1.0), 0.0)
+    source = facts["source_date"].to_numpy()[row]
+    age = (t - source) / _ONE_DAY / DAYS_PER_YEAR
+    checked = last_check(facts, t)[row]
+    check_age = (t - checked) / _ONE_DAY / DAYS_PER_YEAR
     factor = facts["factor"].to_numpy(dtype=object)[row]
+    stale = np.zeros(len(row), dtype=bool)
+    if rules.reverify_after_months is not None:
+        stale |= check_age > rules.reverify_after_months / MONTHS_PER_YEAR
+    if rules.ownership_stale_after_years is not None:
+        open_ended = np.isnat(end) | (end > t)
+        own = np.isin(factor, OWNERSHIP_FACTORS) & open_ended
+        stale |= own & (age > rules.ownership_stale_after_years)
+    multiplier = np.where(started, decay * np.where(stale, rules.stale_discount, 1.0), 0.0)
     value = facts["value"].to_numpy(dtype=float)[row]
     scaled = np.where(
         np.isin(factor, _PCT),
@@ -67,6 +97,7 @@ def fact_arrays(
         "status": status,
         "in_force": status == "in_force",
         "age_years": age,
+        "check_age_years": check_age,
         "years_ended": years_ended,
         "decay": decay,
         "stale": stale,

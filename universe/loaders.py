@@ -3,6 +3,7 @@
 Each row is checked with a pydantic model and the files against each other; the first problem
 raises ``InputError`` naming the file, the row (header = row 1, first data row = row 2), the
 field and what was expected. Dates come back as ``datetime64`` columns (NaT = empty).
+``verified_on`` is optional in the header (older files load; empty = never re-verified).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from exchina.core.errors import InputError
 from exchina.core.paths import data_file
-from exchina.universe.rules import BACKING_FACTOR, FACTORS, GRADED_FACTORS
+from exchina.universe.rules import BACKING_FACTOR, FACTORS, GRADED_FACTORS, STAGES
 from exchina.universe.stages import parse_stages
 
 COMMODITIES: tuple[str, ...] = (
@@ -84,7 +85,26 @@ FACT_COLUMNS = [
     "source_url",
     "source_date",
     "evidence_grade",
+    "verified_on",
 ]
+STAGE_FACT_COLUMNS = [
+    "fact_id",
+    "company_id",
+    "stage",
+    "share",
+    "basis",
+    "effective_from",
+    "effective_to",
+    "known_from",
+    "description",
+    "source_title",
+    "source_url",
+    "source_date",
+    "evidence_grade",
+    "verified_on",
+]
+STAGE_BASES: tuple[str, ...] = ("revenue", "capacity", "primary")
+OPTIONAL_COLUMNS = frozenset({"verified_on"})
 SHARE_COLUMNS = [
     "company_id",
     "effective_from",
@@ -169,10 +189,16 @@ class FactRow(_Row):
     source_url: str = Field(min_length=1)
     source_date: dt.date
     evidence_grade: Literal["A", "B", "C"]
+    verified_on: dt.date | None = None
 
     _dates = field_validator(
-        "effective_from", "effective_to", "known_from", "source_date", mode="before"
+        "effective_from", "effective_to", "known_from", "source_date", "verified_on", mode="before"
     )(_date)
+
+    @model_validator(mode="after")
+    def _dated(self) -> FactRow:
+        _check_dates(self)
+        return self
 
     @field_validator("factor")
     @classmethod
@@ -195,11 +221,71 @@ class FactRow(_Row):
                 raise _FieldError("value", f"{f} is USD millions >= 0, got {v:g}")
             if not self.counterparty:
                 raise _FieldError("counterparty", f"{f} needs the backer, e.g. 'US DoD'")
-        if self.effective_to is not None and self.effective_to <= self.effective_from:
+        return self
+
+
+def _check_dates(row: FactRow | StageFactRow) -> None:
+    """Cross-field date checks shared by exposure and stage facts."""
+    if row.effective_to is not None and row.effective_to <= row.effective_from:
+        raise _FieldError(
+            "effective_to",
+            f"must be after effective_from {row.effective_from}, got {row.effective_to}",
+        )
+    if row.verified_on is not None and row.verified_on < row.source_date:
+        raise _FieldError(
+            "verified_on",
+            f"a check against the source cannot predate it: source_date {row.source_date}, "
+            f"got {row.verified_on}",
+        )
+
+
+class StageFactRow(_Row):
+    """One row of ``stage_facts.csv``: a share of revenue or capacity in a stage, or an explicit
+    primary stage (``basis`` primary, ``share`` empty, the reason in ``description``)."""
+
+    fact_id: str = Field(min_length=1)
+    company_id: str = Field(min_length=1)
+    stage: str
+    share: float | None = None
+    basis: Literal["revenue", "capacity", "primary"]
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    known_from: dt.date | None = None
+    description: str = ""
+    source_title: str = Field(min_length=1)
+    source_url: str = Field(min_length=1)
+    source_date: dt.date
+    evidence_grade: Literal["A", "B", "C"]
+    verified_on: dt.date | None = None
+
+    _dates = field_validator(
+        "effective_from", "effective_to", "known_from", "source_date", "verified_on", mode="before"
+    )(_date)
+
+    @field_validator("share", mode="before")
+    @classmethod
+    def _empty_share(cls, v: Any) -> Any:
+        return None if v == "" else v
+
+    @field_validator("stage")
+    @classmethod
+    def _stage(cls, v: str) -> str:
+        if v not in STAGES:
+            raise ValueError(f"unknown stage '{v}'; expected one of {list(STAGES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StageFactRow:
+        if self.basis == "primary":
+            if self.share is not None:
+                raise _FieldError("share", "leave share empty when basis is primary")
+            if not self.description:
+                raise _FieldError("description", "basis primary needs a one-line reason")
+        elif self.share is None or not 0 <= self.share <= 1:
             raise _FieldError(
-                "effective_to",
-                f"must be after effective_from {self.effective_from}, got {self.effective_to}",
+                "share", f"basis {self.basis} needs a share in [0, 1], got {self.share}"
             )
+        _check_dates(self)
         return self
 
 
@@ -238,7 +324,7 @@ def _read_rows(path: Path, columns: list[str], required: set[str]) -> list[dict[
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         for col in columns:
-            if col not in header:
+            if col not in header and col not in OPTIONAL_COLUMNS:
                 raise InputError(
                     f"missing column; expected columns {columns}", file=path, row=1, field=col
                 )
@@ -251,6 +337,8 @@ def _read_rows(path: Path, columns: list[str], required: set[str]) -> list[dict[
                     row=i,
                 )
             row = {k: (v or "").strip() for k, v in raw.items()}
+            for col in OPTIONAL_COLUMNS.difference(header):
+                row[col] = ""
             for col in columns:
                 if col in required and row[col] == "":
                     raise InputError("missing value (required)", file=path, row=i, field=col)
@@ -370,8 +458,56 @@ def _load_facts(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     for r in records:
         if r["known_from"] is None:
             r["known_from"] = r["effective_from"]
-    dates = ["effective_from", "effective_to", "known_from", "source_date"]
+    dates = ["effective_from", "effective_to", "known_from", "source_date", "verified_on"]
     return _frame(records, FACT_COLUMNS, dates)
+
+
+def load_stage_facts(
+    path: str | Path | None = None, companies: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Dated stage evidence (``data/stage_facts.csv`` by default), validated against the master.
+
+    ``companies`` defaults to the ``companies.csv`` beside the file (else the shipped one). Empty
+    ``known_from`` is filled with ``effective_from``. A shipped file that does not exist yet gives
+    an empty frame (the master's stages then stand alone).
+    """
+    p = Path(path) if path is not None else data_file("stage_facts.csv")
+    if path is None and not p.is_file():
+        return _frame([], STAGE_FACT_COLUMNS, _STAGE_DATES)
+    if companies is None:
+        master = _master_path(p)
+        return _memo("stages", [p, master], lambda: _load_stage_facts(p, load_companies(master)))
+    return _load_stage_facts(p, companies)
+
+
+_STAGE_DATES = ["effective_from", "effective_to", "known_from", "source_date", "verified_on"]
+
+
+def _load_stage_facts(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
+    required = {"fact_id", "company_id", "stage", "basis", "effective_from"}
+    required |= {"source_title", "source_url", "source_date", "evidence_grade"}
+    rows = _read_rows(p, STAGE_FACT_COLUMNS, required)
+    records = [_validate(StageFactRow, r, p, i).model_dump() for i, r in enumerate(rows, start=2)]
+    _unique([r["fact_id"] for r in records], "fact_id", p)
+    _check_companies(records, companies, p)
+    totals: dict[tuple, tuple[float, int]] = {}
+    for i, r in enumerate(records, start=2):
+        if r["known_from"] is None:
+            r["known_from"] = r["effective_from"]
+        if r["share"] is not None:
+            key = (r["company_id"], r["basis"], r["effective_from"])
+            total = totals.get(key, (0.0, i))[0] + r["share"]
+            totals[key] = (total, i)
+            if total > 1.0 + 1e-9:
+                raise InputError(
+                    f"{r['basis']} shares of {r['company_id']} from {r['effective_from']} sum to "
+                    f"{total:g}, must be <= 1",
+                    file=p,
+                    row=i,
+                    field="share",
+                )
+    frame = _frame(records, STAGE_FACT_COLUMNS, _STAGE_DATES)
+    return frame.astype({"share": "float64"})
 
 
 def load_shares(

@@ -69,7 +69,19 @@ class ChinaScoreRules(_Strict):
     ended_half_life_years: float = Field(
         1.0, gt=0, description="an ended relationship's contribution halves every this many years"
     )
-    stale_after_years: float = Field(3.0, gt=0, description="facts older than this count less")
+    reverify_after_months: float | None = Field(
+        18.0,
+        gt=0,
+        description="a fact whose last check at t (verified_on when it is on or before t, else "
+        "source_date) is older than this counts as stale. None = facts never go stale this way",
+    )
+    ownership_stale_after_years: float | None = Field(
+        3.0,
+        gt=0,
+        description="an open-ended ownership fact (no effective_to) whose source is older than "
+        "this at t counts as stale even when re-verified: an old filing is weak evidence of "
+        "today's register. None = off",
+    )
     stale_discount: float = Field(0.5, ge=0, le=1, description="multiplier for stale facts")
     flag_stale_after_years: float | None = Field(
         5.0,

@@ -10,6 +10,7 @@
 * Graded: for each weighted factor, the largest ``effective`` value over its facts (in force or
   ended; see ``annotate_facts``); ``chinese_state_holder_pct`` facts also count as
   ``chinese_ownership_pct``. ``graded_score = 100 x sum(w x v) / sum(w)``.
+* ``evidenced_factors``: how many weighted factors have a counted fact (6 when all are known).
 * Unknown (a weighted factor with no fact): ``penalize`` counts it as ``unknown_value``;
   ``neutral`` and ``exclude`` count it as 0 (``exclude`` makes the company ineligible in
   ``build_universe``). Never silently zero: the factor is listed in ``unknown_factors``.
@@ -40,6 +41,7 @@ SCORE_COLUMNS = [
     "confidence",
     "china_flags",
     "unknown_factors",
+    "evidenced_factors",
     "allied_backing_usd_m",
     "allied_backers",
 ]
@@ -148,6 +150,7 @@ def score_companies(
     confidence = ((g["k"] * g["q"]) @ wv) / wv.sum()
     names = np.asarray(w.index, dtype=object)
     unknown_factors = [";".join(names[row]) if row.any() else "" for row in unknown]
+    evidenced = (~unknown).sum(axis=1).astype("int64")
 
     pos = {c: i for i, c in enumerate(ids)}
     flags: dict[int, dict[str, float]] = {}
@@ -186,6 +189,7 @@ def score_companies(
             "confidence": conf_out,
             "china_flags": pd.array(flag_text, dtype="str"),
             "unknown_factors": pd.array(unknown_factors, dtype="str"),
+            "evidenced_factors": evidenced,
             "allied_backing_usd_m": backed,
             "allied_backers": pd.array(backer_text, dtype="str"),
         },

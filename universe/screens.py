@@ -16,12 +16,20 @@ import pandas as pd
 from exchina.core.errors import MissingDataError
 from exchina.core.market import Market
 from exchina.core.paths import data_file
-from exchina.universe.loaders import SHARE_COLUMNS, load_companies, load_facts, load_shares
+from exchina.universe.loaders import (
+    SHARE_COLUMNS,
+    load_companies,
+    load_facts,
+    load_shares,
+    load_stage_facts,
+)
 from exchina.universe.rules import UniverseRules
 from exchina.universe.score import score_companies
+from exchina.universe.stages import SHARE_COLUMNS as STAGE_SHARE_COLUMNS
 from exchina.universe.stages import classify_stages
 
 FREE_FLOAT_UNKNOWN = "free float unknown, 100% assumed"
+STAGE_DEFAULTED = "primary stage by the most-downstream default (no stage shares or evidence)"
 UNIVERSE_COLUMNS = [
     "company_id",
     "name",
@@ -52,6 +60,9 @@ UNIVERSE_COLUMNS = [
     "free_float",
     "member",
     "data_notes",
+    "evidenced_factors",
+    "stage_fact",
+    *STAGE_SHARE_COLUMNS,
 ]
 
 
@@ -177,6 +188,7 @@ def build_universe(
     companies: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
     shares: pd.DataFrame | None = None,
+    stage_facts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every company with ``eligible`` and, if not, every failing screen in ``reasons``.
 
@@ -191,13 +203,14 @@ def build_universe(
     companies = load_companies() if companies is None else companies
     facts = load_facts(companies=companies) if facts is None else facts
     shares = _shipped_shares() if shares is None else shares
+    stage_facts = load_stage_facts() if stage_facts is None else stage_facts
     members = set(previous_members or [])
 
     c = companies.set_index("ticker", drop=False)
     tickers = pd.Index(c["ticker"], name="ticker")
     cid = c["company_id"]
     score = score_companies(facts, t, rules.china, companies=companies).reindex(cid)
-    stages = classify_stages(companies).reindex(cid)
+    stages = classify_stages(companies, stage_facts, t).reindex(cid)
     stats = market_stats(market, t, tickers, rules.adtv_window_days)
     sif = shares_in_force(shares, t).reindex(cid)
 
@@ -307,7 +320,14 @@ def build_universe(
         _fmt(list(zip(adtv, adtv_min, strict=True)), low_adtv, "adtv_usd {0[0]:.0f} < {0[1]:.0f}"),
     ]
     reasons = [";".join(r for r in row if r) for row in zip(*msgs, strict=True)]
-    notes = np.where(has_px & np.isnan(ff_known), FREE_FLOAT_UNKNOWN, "")
+    notes = [
+        ";".join(n for n in pair if n)
+        for pair in zip(
+            np.where(has_px & np.isnan(ff_known), FREE_FLOAT_UNKNOWN, ""),
+            np.where(stages["stage_default"].to_numpy(dtype=bool), STAGE_DEFAULTED, ""),
+            strict=True,
+        )
+    ]
 
     out = pd.DataFrame(
         {
@@ -339,6 +359,9 @@ def build_universe(
             "free_float": free_float,
             "member": is_member,
             "data_notes": notes,
+            "evidenced_factors": score["evidenced_factors"].to_numpy(dtype="int64"),
+            "stage_fact": stages["stage_fact"].to_numpy(),
+            **{col: stages[col].to_numpy(dtype=float) for col in STAGE_SHARE_COLUMNS},
         },
         index=tickers,
     )

@@ -6,6 +6,13 @@ the largest known revenue share; when shares tie, or no share is known, it is th
 downstream of the candidates in the fixed order ``STAGES`` (mining -> separation_refining ->
 metal_alloy -> magnet -> recycling), because downstream capacity is the scarce ex-China
 capability a company is usually built around and named for.
+
+Dated stage evidence (``stage_facts.csv``, see ``loaders.load_stage_facts``) overrides the
+master at a date ``t`` for the companies it covers, point in time: rows known and in force at
+``t`` form the company's position. An explicit ``primary`` row sets the primary stage; else the
+largest revenue share, else the largest capacity share. The most-downstream rule then remains only
+as the last resort for a company listed in several stages with no shares and no evidence, and
+``stage_default`` says so.
 """
 
 from __future__ import annotations
@@ -62,17 +69,83 @@ def primary_stage(shares: dict[str, float]) -> tuple[str, str]:
         tied = [s for s, v in known.items() if v == top]
         basis = "largest revenue share" if len(tied) == 1 else "tied shares: most downstream"
         return max(tied, key=_RANK.__getitem__), basis
-    return max(shares, key=_RANK.__getitem__), "no shares: most downstream"
+    if len(shares) == 1:
+        return next(iter(shares)), "single stage"
+    return max(shares, key=_RANK.__getitem__), DEFAULT_BASIS
 
 
-def classify_stages(companies: pd.DataFrame) -> pd.DataFrame:
+SHARE_COLUMNS = [f"share_{s}" for s in STAGES]
+CLASS_COLUMNS = [
+    "stages",
+    "primary_stage",
+    "primary_basis",
+    *SHARE_COLUMNS,
+    "stage_fact",
+    "stage_default",
+]
+DEFAULT_BASIS = "no shares: most downstream"
+
+
+def classify_stages(
+    companies: pd.DataFrame,
+    stage_facts: pd.DataFrame | None = None,
+    date: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
     """Per company: ``stages`` (names ``;``-joined, upstream first), ``primary_stage``,
-    ``primary_basis`` and one ``share_<stage>`` column per stage (NaN = listed, share unknown;
-    0 = not listed). Indexed by ``company_id``."""
+    ``primary_basis``, one ``share_<stage>`` column per stage (NaN = listed, share unknown;
+    0 = not listed), ``stage_fact`` (the fact_id that set the primary stage; '' = the master) and
+    ``stage_default`` (True when only the most-downstream default chose it). Indexed by
+    ``company_id``. With ``stage_facts`` and ``date``, evidence in force at ``date`` overrides
+    the master (see the module docstring)."""
     rows = [_classify_one(text) for text in companies["stages"]]
-    columns = ["stages", "primary_stage", "primary_basis"] + [f"share_{s}" for s in STAGES]
     index = pd.Index(companies["company_id"], name="company_id")
-    return pd.DataFrame(rows, columns=columns, index=index)
+    out = pd.DataFrame(rows, columns=CLASS_COLUMNS[:-2], index=index)
+    out["stage_fact"] = ""
+    out["stage_default"] = out["primary_basis"].eq(DEFAULT_BASIS)
+    if stage_facts is None or date is None or stage_facts.empty:
+        return out
+    t = pd.Timestamp(date)
+    live = stage_facts.loc[
+        (stage_facts["known_from"] <= t)
+        & (stage_facts["effective_from"] <= t)
+        & (stage_facts["effective_to"].isna() | (t < stage_facts["effective_to"]))
+        & stage_facts["company_id"].isin(index)
+    ]
+    for cid, rows_c in live.groupby("company_id", sort=False):
+        listed = out.at[cid, "stages"].split(";")
+        stages, primary, basis, shares, fact = _from_evidence(rows_c, listed)
+        out.loc[cid, ["stages", "primary_stage", "primary_basis"]] = [stages, primary, basis]
+        out.loc[cid, SHARE_COLUMNS] = [shares.get(s, 0.0) for s in STAGES]
+        out.at[cid, "stage_fact"] = fact
+        out.at[cid, "stage_default"] = False
+    return out
+
+
+def _from_evidence(
+    rows: pd.DataFrame, listed: list[str]
+) -> tuple[str, str, str, dict[str, float], str]:
+    """One company's position from its stage facts in force: (stages text, primary, basis,
+    share per stage (NaN = listed, unknown), fact_id that set the primary)."""
+    names = set(listed) | set(rows["stage"])
+    stages = ";".join(sorted(names, key=_RANK.__getitem__))
+    shares = {s: math.nan for s in names}
+    for basis in ("revenue", "capacity"):
+        with_share = rows.loc[rows["basis"] == basis]
+        if not with_share.empty:
+            shares.update(zip(with_share["stage"], with_share["share"].astype(float), strict=True))
+            break
+    explicit = rows.loc[rows["basis"] == "primary"]
+    if not explicit.empty:
+        top = explicit.sort_values(["effective_from", "known_from"]).iloc[-1]
+        return stages, str(top["stage"]), "stage evidence: primary", shares, str(top["fact_id"])
+    basis = with_share["basis"].iloc[0]
+    top_share = with_share["share"].max()
+    tied = with_share.loc[with_share["share"] == top_share]
+    pick = max(range(len(tied)), key=lambda i: _RANK[tied["stage"].iloc[i]])
+    text = f"stage evidence: largest {basis} share"
+    if len(tied) > 1:
+        text += " (tie: most downstream)"
+    return stages, str(tied["stage"].iloc[pick]), text, shares, str(tied["fact_id"].iloc[pick])
 
 
 @lru_cache(maxsize=4096)

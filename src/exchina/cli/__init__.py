@@ -26,6 +26,7 @@ def _register() -> None:
     from exchina.cli import (
         backtest_cmds,
         data_cmds,
+        facts_cmds,
         index_cmds,
         ops_cmds,
         store_cmds,
@@ -37,6 +38,7 @@ def _register() -> None:
         data_cmds,
         store_cmds,
         universe_cmds,
+        facts_cmds,
         index_cmds,
         backtest_cmds,
         ops_cmds,

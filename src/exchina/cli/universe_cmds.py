@@ -1,7 +1,7 @@
 """CLI commands: universe (registered on the root app by ``register``).
 
 ``exchina universe --date DATE`` prints every company with its stages, China score, confidence,
-eligibility and reasons under a methodology's universe rules (the flagship's by default);
+how many of the six graded factors are evidenced, eligibility and reasons under a methodology's universe rules (the flagship's by default);
 ``--explain TICKER`` prints one company's score fact by fact with sources.
 """
 
@@ -19,6 +19,7 @@ from exchina.core.atomic import write_atomic
 from exchina.core.errors import InputError
 from exchina.core.paths import methodology_file
 from exchina.universe import UniverseRules, build_universe, explain
+from exchina.universe.review import evidence_summary
 
 TABLE_COLUMNS = [
     "name",
@@ -27,6 +28,7 @@ TABLE_COLUMNS = [
     "primary_stage",
     "china_score",
     "confidence",
+    "evidenced",
     "eligible",
     "reasons",
 ]
@@ -115,17 +117,26 @@ def universe(
             "rules": rules_label,
             "market": market.label,
             "synthetic": market.synthetic,
+            "evidence": evidence_summary(u),
             "companies": json.loads(u.reset_index().to_json(orient="records")),
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    shown = u[TABLE_COLUMNS].assign(
-        china_score=u["china_score"].round(1), confidence=u["confidence"].round(2)
-    )
+    shown = u.assign(
+        china_score=u["china_score"].round(1),
+        confidence=u["confidence"].round(2),
+        evidenced=u["evidenced_factors"].astype(str) + "/6",
+    )[TABLE_COLUMNS]
     typer.echo(f"universe at {t.date()} - rules: {rules_label}")
     typer.echo(f"market: {market.label}")
     typer.echo(_table_text(shown.sort_values(["eligible", "china_score"], ascending=[False, True])))
+    ev = evidence_summary(u)
     typer.echo(f"{int(u['eligible'].sum())} of {len(u)} eligible")
+    if ev["eligible"]:
+        typer.echo(
+            f"evidence: {ev['fully_evidenced']} of {ev['eligible']} eligible names have all six "
+            f"graded factors evidenced; median confidence {ev['median_confidence']:.2f}"
+        )
     if out is not None:
         typer.echo(f"wrote {out}")
 

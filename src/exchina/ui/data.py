@@ -124,6 +124,12 @@ def china_exposure(text: str, key: DataKey) -> pd.Series:
     return backtest(text, key).china_exposure()["index"]
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def confidence_exposure(text: str, key: DataKey) -> pd.Series:
+    """Weighted confidence of the index's China scores at each rebalance."""
+    return backtest(text, key).confidence_exposure()["index"]
+
+
 @st.cache_data(show_spinner=False, max_entries=48)
 def exposures(text: str, key: DataKey, by: str) -> pd.DataFrame:
     """Weight per group (``primary_stage``, ``country``, ``china_band``) at each rebalance."""

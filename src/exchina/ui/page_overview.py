@@ -79,6 +79,17 @@ def render() -> None:
         charts.lines(china.ffill(), "Weighted China score at each rebalance", res.label),
         key="overview_china",
     )
+    conf = data.confidence_exposure(ctx.text, ctx.key).rename(m.name).to_frame()
+    c1.metric(
+        "Weighted confidence, latest rebalance (0-1)",
+        f"{conf[m.name].ffill().iloc[-1]:.2f}",
+        help="How well the China scores are evidenced: coverage of the six graded factors "
+        "times evidence quality (A 1.0, B 0.8, C 0.5), stale and ended facts discounted.",
+    )
+    c2.plotly_chart(
+        charts.lines(conf.ffill(), "Weighted confidence of the China score", res.label),
+        key="overview_confidence",
+    )
 
     st.info(
         f"**Data source:** {res.label}. **Prices as of:** {ctx.market.as_of.date().isoformat()}. "

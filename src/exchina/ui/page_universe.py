@@ -19,6 +19,7 @@ SHOWN = [
     "status",
     "china_score",
     "confidence",
+    "evidenced_factors",
     "china_flags",
     "eligible",
     "reasons",
@@ -98,6 +99,9 @@ def render() -> None:
                 "China score", min_value=0, max_value=100, format="%.1f"
             ),
             "confidence": st.column_config.NumberColumn("Confidence", format="%.2f"),
+            "evidenced_factors": st.column_config.NumberColumn(
+                "Factors evidenced (of 6)", format="%d"
+            ),
             "eligible": st.column_config.CheckboxColumn("Eligible"),
             "primary_stage": "Primary stage",
             "china_flags": "Hard flags",

@@ -29,14 +29,19 @@ def render() -> None:
         f"{rep['universe']['held']} names held of {rep['universe']['eligible']} eligible "
         f"({rep['universe']['candidates']} companies screened)."
     )
-    k = st.columns(4)
+    k = st.columns(5)
     k[0].metric("Constituents", rep["universe"]["held"])
     k[1].metric("Weighted China score", f"{rep['weighted_china_score']:.1f}")
     k[2].metric(
+        "Weighted confidence",
+        f"{rep['weighted_confidence']:.2f}",
+        help="Weight-averaged confidence of the China scores (0-1: evidence coverage x quality).",
+    )
+    k[3].metric(
         "One-way turnover",
         f"{rep['turnover']:.1%}" if rep["turnover"] is not None else "n/a (first build)",
     )
-    k[3].metric(
+    k[4].metric(
         "Optimizer status",
         rep["optimizer"]["status"],
         help=f"Solver: {rep['optimizer']['solver']}; stages: {rep['optimizer']['stages']}",
