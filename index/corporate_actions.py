@@ -1,7 +1,8 @@
 """Corporate actions between reviews: the table of events and the methodology's written rules.
 
 ``data/corporate_actions.csv`` lists one event a row (real events carry the source that was read;
-events generated for the SYNTHETIC demo market say so in ``synthetic`` and apply only to it):
+events generated for the SYNTHETIC demo market say so in ``synthetic``, have ``source_url``
+``generated`` and apply only to it):
 
 ``action_id``, ``ticker``, ``type``, ``date``, ``ratio``, ``amount``, ``currency``,
 ``announced``, ``description``, ``source_title``, ``source_url``, ``source_date``, ``synthetic``.
@@ -187,6 +188,12 @@ def _check(r: ActionRow, path: Path, row: int) -> None:
         if len(r.currency) != 3 or not r.currency.isupper():
             raise InputError("expected an ISO 4217 currency like 'AUD'", file=path, row=row,
                              field="currency")  # fmt: skip
+    if not r.synthetic and not r.source_url.startswith(("http://", "https://")):
+        raise InputError("a real event needs the URL of the source it was read in", file=path,
+                         row=row, field="source_url")  # fmt: skip
+    if r.synthetic and r.source_url != "generated":
+        raise InputError("a generated (synthetic) event has source_url 'generated'", file=path,
+                         row=row, field="source_url")  # fmt: skip
     if r.announced is not None and r.announced > r.date:
         raise InputError("announced after the action's date", file=path, row=row,
                          field="announced")  # fmt: skip

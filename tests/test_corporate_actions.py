@@ -177,7 +177,12 @@ def test_replacement_only_below_the_minimum_count() -> None:
 
 def test_shipped_tables_load_with_sources() -> None:
     acts = load_corporate_actions()
-    assert acts["source_url"].str.startswith("http").all()
+    real = acts[~acts["synthetic"]]
+    assert len(real) and real["source_url"].str.startswith("http").all()
+    fake = acts[acts["synthetic"]]
+    assert set(fake["type"]) == {"split", "special_dividend", "cash_dividend", "takeover_cash",
+                                 "delisting"}  # fmt: skip
+    assert fake["description"].str.startswith("GENERATED for the SYNTHETIC demo market").all()
     wht = load_withholding()
     assert wht["AU"] == 0.30 and wht["GB"] == 0.0 and wht["JP"] == pytest.approx(0.15315)
     from exchina.universe import load_companies

@@ -25,6 +25,7 @@ app = typer.Typer(
 def _register() -> None:
     from exchina.cli import (
         backtest_cmds,
+        calc_cmds,
         data_cmds,
         facts_cmds,
         index_cmds,
@@ -41,6 +42,7 @@ def _register() -> None:
         facts_cmds,
         index_cmds,
         backtest_cmds,
+        calc_cmds,
         ops_cmds,
         sweep_cmds,
     ):

@@ -1,0 +1,1 @@
+"""Operations: what a cron job calls (daily calculation, scheduled runs)."""
