@@ -84,7 +84,7 @@ def world(tmp_path_factory) -> dict:
     # count the commit events of an uninterrupted run, in a child like the killed ones
     events_file = root / "events.json"
 
-    proc = forked(_count, done, events_file)
+    proc = forked(_count, done, events_file, clean=True)
     proc.join(120)
     assert proc.exitcode == 0
     return {
@@ -158,7 +158,7 @@ def test_sigkill_at_every_commit_point_and_at_random_moments(world):
             case = world["root"] / f"case-{i + j:03d}"
             shutil.copytree(world["base"], case)
             kw = {"kill_at": value} if kind == "at" else {"kill_after": value}
-            batch.append((kind, value, case, forked(_rerun, case, **kw)))
+            batch.append((kind, value, case, forked(_rerun, case, **kw, clean=True)))
         for kind, value, case, proc in batch:
             proc.join(180)
             assert proc.exitcode is not None, f"{kind} {value}: child hung"
@@ -166,7 +166,7 @@ def test_sigkill_at_every_commit_point_and_at_random_moments(world):
                 assert proc.exitcode == -9, f"kill point {value} ({events[value - 1]}) not reached"
             seen["completed"] += proc.exitcode == 0
             seen[_check_after_kill(world, case)] += 1
-        reruns = [(case, forked(_rerun, case)) for _, _, case, _ in batch]
+        reruns = [(case, forked(_rerun, case, clean=True)) for _, _, case, _ in batch]
         for case, proc in reruns:
             proc.join(180)
             assert proc.exitcode == 0, f"re-run of {case.name} failed"

@@ -64,7 +64,7 @@ def test_sigkill_during_a_multi_year_import_leaves_all_or_nothing(tmp_path: Path
     done = tmp_path / "done"
     shutil.copytree(base, done)
     timing = tmp_path / "timing.json"
-    proc = forked(_import, done, files, timing)
+    proc = forked(_import, done, files, timing, clean=True)
     proc.join(300)
     assert proc.exitcode == 0
     after = _state(done)
@@ -76,7 +76,7 @@ def test_sigkill_during_a_multi_year_import_leaves_all_or_nothing(tmp_path: Path
     for i, delay in enumerate(delays):
         case = tmp_path / f"case-{i:02d}"
         shutil.copytree(base, case)
-        proc = forked(_import, case, files, None, kill_after=delay)
+        proc = forked(_import, case, files, None, kill_after=delay, clean=True)
         proc.join(300)
         assert proc.exitcode in (0, -9), f"kill at {delay:.3f} s: exit {proc.exitcode}"
         state = _state(case)  # the store still loads
@@ -84,7 +84,7 @@ def test_sigkill_during_a_multi_year_import_leaves_all_or_nothing(tmp_path: Path
         seen["all" if state == after else "none"] += 1
         assert MarketStore(case).verify() == []
         if i % 4 == 0:  # a rerun completes the import (every fourth case, for time)
-            rerun = forked(_import, case, files, None)
+            rerun = forked(_import, case, files, None, clean=True)
             rerun.join(300)
             assert rerun.exitcode == 0 and _state(case) == after
         shutil.rmtree(case)
