@@ -48,7 +48,8 @@ def check_date_range(
     """Refuse a date outside ``[MIN_DATE, MAX_DATE]``."""
     if not MIN_DATE <= t <= MAX_DATE:
         raise InputError(
-            f"date {t:%Y-%m-%d} is outside {MIN_DATE:%Y-%m-%d} .. {MAX_DATE:%Y-%m-%d}",
+            f"date {t:%Y-%m-%d} is outside {MIN_DATE:%Y-%m-%d} .. {MAX_DATE:%Y-%m-%d} "
+            "(expected YYYY-MM-DD in that range)",
             file=file,
             row=row,
             field=field,
