@@ -3,7 +3,7 @@
 Dates are ISO ``YYYY-MM-DD`` (an ISO time and offset may follow in files) between
 ``MIN_DATE`` and ``MAX_DATE``; anything else is refused with the expected format, never guessed
 (``06/12/2025`` is not read as 12 June or 6 December). Tickers match ``TICKER_PATTERN``: Yahoo
-style letters, digits and ``. - = ^ &``, at most 24 characters, no spaces, control characters,
+style letters, digits and ``. _ - = ^ &``, at most 32 characters, no spaces, control characters,
 separators or bidirectional overrides.
 """
 
@@ -22,7 +22,7 @@ ISO_DATE = re.compile(
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\s*$"
 )
 """An ISO date, optionally followed by an ISO time and UTC offset (files only); nothing else."""
-TICKER_PATTERN = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.\-=^&]{0,23}$")
+TICKER_PATTERN = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._\-=^&]{0,31}$")
 
 
 def parse_date(text: str | None, field: str) -> pd.Timestamp | None:
@@ -69,7 +69,7 @@ def bad_ticker_reason(ticker: str) -> str | None:
         return None
     shown = ticker.encode("unicode_escape").decode("ascii")
     return (
-        f"not a ticker: {shown!r} (letters, digits and . - = ^ &, at most 24 characters; no "
+        f"not a ticker: {shown!r} (letters, digits and . _ - = ^ &, at most 32 characters; no "
         "spaces, control or direction characters)"
     )
 

@@ -199,7 +199,7 @@ def test_bad_price_files_are_refused(world, capsys, case) -> None:
 
 @pytest.mark.parametrize(
     "ticker",
-    ["MP\nX", "M\u202eP", "MP X", "MP/../X", "MP,X", "\u200bMP", "MP\t", "A" * 30, "MP;rm"],
+    ["MP\nX", "M\u202eP", "MP X", "MP/../X", "MP,X", "\u200bMP", "MP\t", "A" * 40, "MP;rm"],
     ids=["newline", "rtl-override", "space", "slash", "comma", "zero-width", "tab", "long", "semi"],
 )
 def test_bad_tickers_are_refused(world, capsys, ticker) -> None:
@@ -333,3 +333,33 @@ def test_damaged_run_folders_are_one_line(world, capsys, damage, needle) -> None
     assert needle in err and "Traceback" not in err
     assert snapshot(runs) == before
     json.dumps(err)
+
+
+def test_an_infinite_china_weight_is_refused(world, capsys) -> None:
+    text = methodology_file("flagship").read_text(encoding="utf-8")
+    m = _meth(
+        world["in"] / "m.toml", text + "\n[universe.china.weights]\nofftake_revenue_china = inf\n"
+    )
+    _refused(world, ["methodology", "show", str(m)], 2, "finite", capsys)
+
+
+@pytest.mark.parametrize(
+    ("err", "needle"),
+    [(30, "read-only"), (28, "no space left"), (13, "permission denied")],
+    ids=["read-only", "disk-full", "permission"],
+)
+def test_os_errors_writing_outputs_are_one_line(world, capsys, monkeypatch, err, needle) -> None:
+    import os
+
+    real = os.replace
+
+    def refuse(src, dst, *a, **k):
+        if str(dst).startswith(str(world["tmp"] / "bt")):
+            raise OSError(err, os.strerror(err), str(dst))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    argv = ["backtest", "-m", "equal_weight", "--source", "demo", "--start", "2024-01-01",
+            "--end", "2024-06-28", "--benchmark", "none", "--no-peer"]  # fmt: skip
+    _refused(world, [*argv, "--out", str(world["tmp"] / "bt")], 9, needle, capsys)
+    assert [p.name for p in (world["tmp"] / "bt").iterdir()] == []  # temporaries removed
