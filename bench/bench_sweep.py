@@ -20,14 +20,14 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from exchina.backtest.sweep import (
+from exchina.core.sources import load_market
+from exchina.ops.sweep import (
     backtest_metrics,
     dask_client,
     expand_grid,
     parse_grid,
     run_sweep,
 )
-from exchina.core.sources import load_market
 
 
 def bench_grid(n: int) -> dict:

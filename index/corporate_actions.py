@@ -88,8 +88,11 @@ class CorporateActionRules(BaseModel):
         default_factory=dict,
         description="country (ISO alpha-2) -> withholding rate 0-1, over the shipped table",
     )
-    announcement_business_days: int = Field(
-        5, ge=0, description="business days between the announcement and the effective date"
+    announcement_business_days: int | None = Field(
+        None,
+        ge=0,
+        description="sessions between the announcement and the effective date (default: the "
+        "selection cut-off's, schedule.cutoff_business_days)",
     )
 
     @field_validator("withholding")

@@ -189,10 +189,25 @@ class Methodology(_Strict):
         description="daily calculation: corporate-action rules, withholding tax, announcements",
     )
 
+    @model_validator(mode="after")
+    def _announce_after_cutoff(self) -> Methodology:
+        lag, cut = self.calculation.announcement_business_days, self.schedule.cutoff_business_days
+        if lag is not None and lag > cut:
+            raise ValueError(
+                f"calculation.announcement_business_days: {lag} sessions before the effective "
+                f"date is before the selection cut-off ({cut} sessions); at most {cut}"
+            )
+        return self
+
     def digest(self) -> str:
         """SHA-256 of the resolved methodology (defaults included): the methodology hash."""
         blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
+
+    def announcement_lag(self) -> int:
+        """Sessions between the announcement and the effective date."""
+        lag = self.calculation.announcement_business_days
+        return self.schedule.cutoff_business_days if lag is None else lag
 
 
 def _unset_nones(model: type[BaseModel], data: Any) -> Any:

@@ -239,7 +239,8 @@ def _calculation_rules(m: Methodology) -> list[str]:
         f"{'zero' if r.delisting_price == 'zero' else 'its last traded price'}; the proceeds are "
         f"{proceeds}.",
         f"- {suspension}",
-        f"- Changes are announced {r.announcement_business_days} business days before the "
-        "effective date with pro-forma constituents.",
+        f"- Changes are announced {m.announcement_lag()} sessions before the effective date "
+        "with pro-forma constituents; the final constituents and their difference from the "
+        "pro-forma are published on the effective date.",
         "",
     ]

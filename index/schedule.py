@@ -84,3 +84,13 @@ def review_date(methodology: Methodology, effective: str | dt.date | pd.Timestam
     t = pd.Timestamp(effective).normalize()
     sessions = _sessions(methodology.schedule.calendar)
     return _minus_sessions(t, methodology.schedule.cutoff_business_days, sessions)
+
+
+def sessions_before(
+    methodology: Methodology, day: str | dt.date | pd.Timestamp, n: int
+) -> pd.Timestamp:
+    """The session ``n`` sessions before ``day`` on the methodology's calendar (weekdays outside
+    the calendar's range)."""
+    return _minus_sessions(
+        pd.Timestamp(day).normalize(), n, _sessions(methodology.schedule.calendar)
+    )

@@ -221,7 +221,7 @@ def forked(
 
     if clean:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["ops_support", "exchina.index.scheduled_run", "deltalake"])
+        ctx.set_forkserver_preload(["ops_support", "exchina.ops.scheduled_run", "deltalake"])
         proc = ctx.Process(target=_child, args=(target, args, kill_at, kill_after))
     else:
         proc = mp.get_context("fork").Process(

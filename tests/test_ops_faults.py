@@ -29,8 +29,8 @@ from ops_support import (
 
 from exchina.core.errors import SourceError, StaleDataError
 from exchina.core.yahoo import NO_DATA
-from exchina.index.runlog import RunLog
-from exchina.index.scheduled_run import MANIFEST, run_scheduled, verify_output
+from exchina.ops.runlog import RunLog
+from exchina.ops.scheduled_run import MANIFEST, run_scheduled, verify_output
 
 try:
     from yfinance.exceptions import YFRateLimitError

@@ -31,8 +31,8 @@ from ops_support import (
 
 from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
-from exchina.index.runlog import RunLog
-from exchina.index.scheduled_run import MANIFEST, current_revision, run_scheduled, verify_output
+from exchina.ops.runlog import RunLog
+from exchina.ops.scheduled_run import MANIFEST, current_revision, run_scheduled, verify_output
 
 N_RANDOM = 5
 MAX_POINTS = 26

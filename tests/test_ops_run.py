@@ -26,7 +26,7 @@ from exchina.core.demo import DEMO_SOURCE, demo_long_frames
 from exchina.core.errors import EXIT_CODES, ExchinaError
 from exchina.core.store import MarketStore
 from exchina.index.methodology import load_methodology
-from exchina.index.scheduled_run import (
+from exchina.ops.scheduled_run import (
     MANIFEST,
     current_revision,
     data_fingerprint,
@@ -58,7 +58,7 @@ def cli(env: dict, *extra: str, date: str = RUN_DATE) -> list[str]:
     return [
         "run", "-m", str(env["meth"]), "--date", date, "--source", "store",
         "--store", str(env["store"]), "--out", str(env["out"]),
-        "--companies", str(env["companies"]), "--facts", str(env["facts"]), *extra,
+        "--companies", str(env["companies"]), "--facts", str(env["facts"]), "--no-calc", *extra,
     ]  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from exchina.core.errors import EXIT_CODES, InputError
 
 
 @pytest.mark.parametrize(
-    "name", ["exchina.core", "exchina.universe", "exchina.index", "exchina.backtest"]
+    "name", ["exchina.core", "exchina.universe", "exchina.index", "exchina.backtest", "exchina.ops"]
 )
 def test_layers_import_under_one_namespace(name: str) -> None:
     assert importlib.import_module(name).__name__ == name
@@ -22,10 +22,10 @@ def test_layers_import_under_one_namespace(name: str) -> None:
 def test_code_never_imports_bare_folder_names() -> None:
     """Every import goes through the exchina namespace (``exchina.universe``, never ``universe``)."""
     repo = Path(__file__).resolve().parents[1]
-    bare = re.compile(r"^\s*(from|import)\s+(core|universe|index|backtest)\b", re.M)
+    bare = re.compile(r"^\s*(from|import)\s+(core|universe|index|backtest|ops)\b", re.M)
     offenders = [
         str(p.relative_to(repo))
-        for folder in ("core", "universe", "index", "backtest", "src", "tests", "bench")
+        for folder in ("core", "universe", "index", "backtest", "ops", "src", "tests", "bench")
         for p in (repo / folder).rglob("*.py")
         if bare.search(p.read_text(encoding="utf-8"))
     ]
@@ -38,13 +38,12 @@ def test_code_never_imports_bare_folder_names() -> None:
 
 
 def test_layers_point_down() -> None:
-    """core imports no higher layer, universe not index/backtest, index not backtest."""
+    """ops -> backtest -> index -> universe -> core: no layer imports one above it (or the CLI)."""
     repo = Path(__file__).resolve().parents[1]
+    layers = ("core", "universe", "index", "backtest", "ops")
     forbidden = {
-        "core": ("exchina.universe", "exchina.index", "exchina.backtest", "exchina.cli"),
-        "universe": ("exchina.index", "exchina.backtest", "exchina.cli"),
-        "index": ("exchina.backtest", "exchina.cli"),
-        "backtest": ("exchina.cli",),
+        layer: (*(f"exchina.{above}" for above in layers[i + 1 :]), "exchina.cli", "exchina.ui")
+        for i, layer in enumerate(layers)
     }
     offenders = [
         f"{p.relative_to(repo)} imports {name}"

@@ -13,17 +13,17 @@ import pytest
 from distributed import Client
 
 from exchina.backtest import run_backtest
-from exchina.backtest.sweep import (
+from exchina.cli import main
+from exchina.core.errors import InputError
+from exchina.core.sources import load_market
+from exchina.index.optimizer import clear_cache
+from exchina.ops.sweep import (
     expand_grid,
     load_grid,
     parse_grid,
     run_sweep,
     write_sweep,
 )
-from exchina.cli import main
-from exchina.core.errors import InputError
-from exchina.core.sources import load_market
-from exchina.index.optimizer import clear_cache
 
 BASE = """
 name = "sweep test"

@@ -63,12 +63,21 @@ def run_cmd(
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Log one JSON object per line on stderr.")
     ] = False,
+    calc: Annotated[
+        bool,
+        typer.Option(
+            "--calc/--no-calc",
+            help="Also publish announcements and run the daily calculation into OUT/calc.",
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Do one scheduled cycle: on a review or effective date, refresh, select, optimise and write
-    a new revision with a manifest (unchanged inputs: nothing written); otherwise do nothing."""
-    from exchina.index.runlog import RunLog
-    from exchina.index.scheduled_run import run_scheduled
+    """Do one day's operations: on a review or effective date, refresh, select, optimise and
+    write a new revision with a manifest (unchanged inputs: nothing written); publish pro-forma
+    constituents on the announcement date and the final file with a diff on the effective date;
+    on every business day calculate the levels into OUT/calc (--no-calc to skip)."""
+    from exchina.ops.runlog import RunLog
+    from exchina.ops.scheduled_run import run_scheduled
 
     log = RunLog(json_lines=log_json)
     try:
@@ -88,10 +97,15 @@ def run_cmd(
             failures=getattr(exc, "failures", None),
         )
         raise
+    from exchina.ops.daily_run import after_scheduled
+
+    day = after_scheduled(methodology, out, res, source=source, store=store, calc=calc)
     if as_json:
         typer.echo(
             json.dumps(
                 {
+                    "published": [str(p) for p in day.published],
+                    "calculation": day.messages[-1] if day.calc is not None else None,
                     "status": res.status,
                     "message": res.message,
                     "date": f"{res.date:%Y-%m-%d}",
@@ -106,6 +120,8 @@ def run_cmd(
         )
         return
     typer.echo(res.message)
+    for line in day.messages:
+        typer.echo(line)
     for w in res.warnings:
         typer.echo(f"warning: {w}", err=True)
 
@@ -121,7 +137,7 @@ def schedule_cmd(
     import datetime as dt
 
     from exchina.index.methodology import load_methodology, resolve_methodology
-    from exchina.index.scheduled_run import schedule_table
+    from exchina.ops.scheduled_run import schedule_table
 
     meth = load_methodology(resolve_methodology(methodology))
     y = check_year(year) if year is not None else dt.date.today().year

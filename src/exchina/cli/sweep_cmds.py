@@ -37,7 +37,10 @@ def sweep(
     force: ForceOpt = False,
 ) -> None:
     """Backtest every combination of a parameter grid on Dask; write one table and the best/worst."""
-    from exchina.backtest.sweep import (
+    from exchina.core.atomic import check_output_folder
+    from exchina.core.errors import InputError
+    from exchina.core.sources import load_market
+    from exchina.ops.sweep import (
         SWEEP_FILES,
         backtest_metric_names,
         expand_grid,
@@ -45,9 +48,6 @@ def sweep(
         run_sweep,
         write_sweep,
     )
-    from exchina.core.atomic import check_output_folder
-    from exchina.core.errors import InputError
-    from exchina.core.sources import load_market
 
     if scheduler is not None and workers is not None:
         raise InputError(

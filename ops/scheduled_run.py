@@ -72,8 +72,8 @@ from exchina.core.sources import SOURCES, load_market
 from exchina.core.store import MarketStore
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
-from exchina.index.runlog import RunLog
 from exchina.index.schedule import rebalance_dates
+from exchina.ops.runlog import RunLog
 
 MANIFEST = "manifest.json"
 POINTER = "latest"

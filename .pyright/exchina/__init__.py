@@ -1,0 +1,1 @@
+../../src/exchina/__init__.py

@@ -1,0 +1,1 @@
+../../src/exchina/__main__.py
