@@ -38,6 +38,11 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_csv_safe(frame: pd.DataFrame, path: str | Path | None = None, **kwargs: Any) -> str | None:
-    """``DataFrame.to_csv`` of the neutralised frame (to ``path``, or returns the text)."""
-    return neutralise(frame).to_csv(path, **kwargs)
+def to_csv_safe(frame: pd.DataFrame, path: str | Path, **kwargs: Any) -> None:
+    """``DataFrame.to_csv`` of the neutralised frame to ``path``."""
+    neutralise(frame).to_csv(path, **kwargs)
+
+
+def csv_text(frame: pd.DataFrame, **kwargs: Any) -> str:
+    """The CSV text of the neutralised frame."""
+    return neutralise(frame).to_csv(**kwargs)

@@ -10,6 +10,7 @@ separators or bidirectional overrides.
 from __future__ import annotations
 
 import re
+from typing import overload
 
 import pandas as pd
 
@@ -25,6 +26,12 @@ ISO_DATE = re.compile(
 TICKER_PATTERN = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._\-=^&]{0,31}$")
 
 
+@overload
+def parse_date(text: str, field: str) -> pd.Timestamp: ...
+@overload
+def parse_date(text: None, field: str) -> None: ...
+@overload
+def parse_date(text: str | None, field: str) -> pd.Timestamp | None: ...
 def parse_date(text: str | None, field: str) -> pd.Timestamp | None:
     """A command-line date: exactly ``YYYY-MM-DD`` within the sane range; None passes through."""
     if text is None:

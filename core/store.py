@@ -321,13 +321,18 @@ class MarketStore:
             f"(kind = '{kind}' AND year = {year})" for kind, year in sorted(self._pending)
         )
         try:
-            write_deltalake(
-                str(self.table_path),
-                table,
-                partition_by=["kind", "year"],
-                mode="overwrite" if exists else "append",
-                predicate=where if exists else None,
-            )
+            if exists:
+                write_deltalake(
+                    str(self.table_path),
+                    table,
+                    partition_by=["kind", "year"],
+                    mode="overwrite",
+                    predicate=where,
+                )
+            else:
+                write_deltalake(
+                    str(self.table_path), table, partition_by=["kind", "year"], mode="append"
+                )
         except OSError as exc:
             raise os_error(exc, self.table_path) from None
         except Exception as exc:  # delta-rs raises its own error types for I/O failures

@@ -16,7 +16,7 @@ import typer
 
 from exchina.cli.common import AsStoredOpt, JsonOpt, SourceOpt, StoreOpt
 from exchina.core.atomic import write_atomic
-from exchina.core.csvsafe import to_csv_safe
+from exchina.core.csvsafe import csv_text
 from exchina.core.errors import InputError
 from exchina.core.inputs import parse_date
 from exchina.core.paths import methodology_file
@@ -107,7 +107,7 @@ def universe(
     t = t if t is not None else market.as_of
     u = build_universe(t, rules, market)
     if out is not None:
-        write_atomic(out, to_csv_safe(u.assign(market_source=market.label)))
+        write_atomic(out, csv_text(u.assign(market_source=market.label)))
     if as_json:
         payload = {
             "date": str(t.date()),
