@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from exchina.index.methodology import Methodology
+from exchina.universe.rules import ChinaScoreRules
 
 
 def _scalar(value: Any) -> str:
@@ -130,6 +131,7 @@ def rulebook_markdown(methodology: Methodology) -> str:
     out += [
         f"- Score weights: {weights}. Unknown factors: policy `{u.china.unknown_policy}` "
         f"(value {u.china.unknown_value:g}).",
+        "- " + _staleness_text(u.china),
         "",
         "## 4. Weighting",
         "",
@@ -244,3 +246,21 @@ def _calculation_rules(m: Methodology) -> list[str]:
         "pro-forma are published on the effective date.",
         "",
     ]
+
+
+def _staleness_text(china: ChinaScoreRules) -> str:
+    """The re-verification rules of the China score, as one rulebook sentence."""
+    parts = []
+    if china.reverify_after_months is not None:
+        parts.append(f"not re-verified within {china.reverify_after_months:g} months")
+    if china.ownership_stale_after_years is not None:
+        parts.append(
+            "open-ended ownership facts whose source is older than "
+            f"{china.ownership_stale_after_years:g} years"
+        )
+    if not parts:
+        return "Facts never go stale."
+    return (
+        f"Stale facts ({'; '.join(parts)}) count x{china.stale_discount:g}; a check made after "
+        "the review date does not count at it."
+    )

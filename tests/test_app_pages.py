@@ -108,15 +108,23 @@ def test_universe_rejects_a_bad_company_master_and_keeps_working():
 def test_methodology_form_reports_conflicting_constraints():
     at = _open("Methodology")
     _ok(at)
-    # a weighted China-score budget of 1 while every eligible name scores well above it: no
-    # relaxation of caps can help (the flagship relaxes caps only for a small universe)
-    at.checkbox(key="mf_budget_on").check()
-    at.number_input(key="mf_budget").set_value(1.0)
+    # stage floors of 60% for separation and 60% for metal and magnets: they cannot both hold; no
+    # relaxation of caps can help (the flagship relaxes caps only for a small universe). (A China
+    # budget no longer conflicts: researched names documented clean score 0.)
+    stages = list(at.data_editor(key="mf_bounds").value["stage"])
+    at.session_state["mf_bounds"] = {
+        "edited_rows": {
+            stages.index(s): {"lower %": 60.0}
+            for s in ("separation_refining", "metal_alloy+magnet")
+        },
+        "added_rows": [],
+        "deleted_rows": [],
+    }
     at.button[0].click()
     at.run()
     assert not at.exception
     (msg,) = _errors(at)
-    assert "constraints conflict" in msg and "China-score budget 1" in msg
+    assert "constraints conflict" in msg and "floors sum to 120.0% > 100%" in msg
     assert at.sidebar.selectbox[0].value == "flagship"  # nothing applied
     at.switch_page(PAGE["Universe"]).run()  # the app is still usable
     _ok(at)

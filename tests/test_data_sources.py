@@ -88,8 +88,8 @@ def test_every_source_url_is_a_real_looking_web_address(sources: pd.DataFrame) -
         host = p.netloc.lower()
         if p.scheme not in ("http", "https") or "." not in host or any(c.isspace() for c in r.url):
             bad.append(f"{r.file} row {r.row}: not an http(s) address: {r.url}")
-        elif host.removeprefix("www.") in PLACEHOLDER_HOSTS or "..." in r.url:
-            bad.append(f"{r.file} row {r.row}: placeholder address: {r.url}")
+        elif host.removeprefix("www.") in PLACEHOLDER_HOSTS or "..." in r.url or "%2525" in r.url:
+            bad.append(f"{r.file} row {r.row}: placeholder or mangled address: {r.url}")
     assert not bad, "\n".join(bad)
 
 

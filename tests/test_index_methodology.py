@@ -98,6 +98,7 @@ def test_rulebook_states_the_rules() -> None:
         "`mining`: between 0% and 40%",
         "revenue share",
         "third Friday",
+        "not re-verified within 18 months",
     ):
         assert phrase in text
 

@@ -151,7 +151,7 @@ def test_cli_infeasible_run_exits_3_and_writes_nothing(tmp_path: Path, capsys) -
         ]
     )
     assert code == 3
-    assert "stage_bounds.recycling floor 50.0%" in capsys.readouterr().err
+    assert "stage_bounds.recycling floor 80.0%" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 

@@ -142,6 +142,7 @@ def test_later_years_reads_events_not_plans() -> None:
     assert later_years("plant planned to open Jan 2013", 2012, 2026) == []
     assert later_years("ended: see etm-own-shenghe-2026", 2017, 2026) == []  # a fact_id
     assert later_years("acquisition completing Q1 2026", 2025, 2026) == []
+    assert later_years("86,250 t over 2026-31", 2024, 2026) == []  # a contract term
 
 
 def test_review_lists_each_kind_of_task(data: dict) -> None:

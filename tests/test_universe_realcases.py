@@ -16,9 +16,11 @@ from exchina.universe import (
     ChinaScoreRules,
     UniverseRules,
     build_universe,
+    classify_stages,
     explain,
     load_companies,
     load_facts,
+    load_stage_facts,
     score_companies,
 )
 
@@ -67,13 +69,20 @@ def test_neo_score_falls_after_selling_chinese_plants(shipped: dict) -> None:
 
 
 def test_northern_minerals_after_divestment_order(shipped: dict) -> None:
+    """Yuxiao's stake ends with the Treasurer's order (June 2024; last shares out 2025-03-28),
+    but the buyers of its shares, Qogir Trading and Hong Kong Ying Tak (Hong Kong, 16.82%
+    together from 2024-09-02), keep Chinese ownership high: the score does not fall."""
     before_stake = _score(shipped, "northern_minerals", "2023-01-01")
     before_order = _score(shipped, "northern_minerals", "2024-05-31")
     after_exit = _score(shipped, "northern_minerals", "2025-06-30")
     assert "chinese_ownership_pct" in before_stake["unknown_factors"]
     assert "chinese_ownership_pct" not in before_order["unknown_factors"]
-    assert before_order["china_score"] > after_exit["china_score"]
     assert before_order["china_flags"] == after_exit["china_flags"] == ""  # not state-linked
+    e = explain("NTU.AX", "2025-06-30", companies=shipped["companies"], facts=shipped["facts"])
+    own = e.table.loc[e.table["factor"] == "chinese_ownership_pct"].set_index("fact_id")
+    assert own.loc["ntu-own-residual-2025", "status"] == "ended"
+    assert own.loc["ntu-own-hk-2024", "role"] == "sets factor"
+    assert after_exit["china_score"] > before_order["china_score"]
 
 
 def test_peak_excluded_once_shenghe_owns_it(shipped: dict) -> None:
@@ -113,14 +122,128 @@ def test_astron_flag_follows_its_redomiciling(shipped: dict) -> None:
     assert _score(shipped, "astron", "2025-08-22")["china_flags"] == ""
 
 
-def test_an_old_ownership_flag_lapses_but_still_scores(shipped: dict) -> None:
-    """Arafura's Chinese state-linked holder (ECE, 22% in 2010) flags it while the filing is
-    recent; fifteen years on, with no newer source, the flag lapses (policy
-    ``flag_stale_after_years``) and the stake counts as discounted graded ownership instead."""
+def test_arafura_ece_stake_flags_then_lapses_then_ends(shipped: dict) -> None:
+    """ECE's holding in Arafura (22.17% in 2010, 24.85% from 2012, diluted to about 19% in
+    2018) flags Arafura while the filing is recent; by the end of 2017 the 2012 source is over
+    five years old and the flag lapses (``flag_stale_after_years``) though the stake still scores
+    as graded ownership; the stake ends in 2019 and in 2025 nothing flags Arafura even under a
+    policy that never lapses flags."""
     early = _score(shipped, "arafura", "2012-06-29")
+    lapsed = _score(shipped, "arafura", "2017-12-29")
     late = _score(shipped, "arafura", "2025-12-12")
     assert early["china_flags"] == "chinese_state_holder_pct" and early["china_score"] == 100
-    assert late["china_flags"] == "" and 0 < late["china_score"] < 100
+    assert lapsed["china_flags"] == "" and 0 < lapsed["china_score"] < 100
     never = ChinaScoreRules(flag_stale_after_years=None)
-    kept = score_companies(shipped["facts"], "2025-12-12", never, shipped["companies"])
+    kept = score_companies(shipped["facts"], "2017-12-29", never, shipped["companies"])
     assert kept.loc["arafura", "china_flags"] == "chinese_state_holder_pct"
+    ended = score_companies(shipped["facts"], "2025-12-12", never, shipped["companies"])
+    assert ended.loc["arafura", "china_flags"] == "" and late["china_flags"] == ""
+    e = explain("ARU.AX", "2025-12-12", companies=shipped["companies"], facts=shipped["facts"])
+    ece = e.table.loc[e.table["counterparty"].astype(str).str.contains("ECE|East China")]
+    assert (ece["status"] == "ended").all() and len(ece) >= 4
+    assert late["china_score"] < lapsed["china_score"]
+
+
+def test_mp_processing_was_all_chinese_before_2023(shipped: dict) -> None:
+    """Until MP separated its own oxides (mid-2023) Shenghe processed all of its concentrate:
+    processing dependence 1.0; then about half; none once shipments to China stopped."""
+
+    def processing(date: str) -> pd.DataFrame:
+        e = explain("MP", date, companies=shipped["companies"], facts=shipped["facts"])
+        t = e.table
+        return t.loc[t["factor"] == "processing_dependence_china"].set_index("fact_id")
+
+    before = processing("2022-12-30")
+    assert before.loc["mp-processing-china-pre2023", "value"] == 1.0
+    assert before.loc["mp-processing-china-pre2023", "role"] == "sets factor"
+    after = processing("2023-07-03")
+    assert after.loc["mp-processing-china-2023", ("value", "status")].tolist() == [0.5, "in_force"]
+    assert after.loc["mp-processing-china-pre2023", "status"] == "ended"
+    stopped = processing("2025-04-18")
+    assert stopped.loc["mp-processing-china-2025", ("value", "status")].tolist() == [
+        0.0,
+        "in_force",
+    ]
+    scores = [
+        _score(shipped, "mp_materials", d)["china_score"] for d in ("2022-12-30", "2025-04-18")
+    ]
+    assert scores[0] > scores[1]
+
+
+def test_neo_still_runs_chinese_plants_after_the_sale(shipped: dict) -> None:
+    """Neo sold control of its Chinese separation plants on 2025-04-01 but kept plants in China
+    (and a minority in the sold ones): facilities and processing in China fall, not to zero."""
+    before = explain("NEO.TO", "2025-03-31", companies=shipped["companies"], facts=shipped["facts"])
+    after = explain("NEO.TO", "2025-04-02", companies=shipped["companies"], facts=shipped["facts"])
+    for factor in ("facilities_china", "processing_dependence_china"):
+        b = before.table.loc[(before.table["factor"] == factor) & before.table["in_force"]]
+        a = after.table.loc[(after.table["factor"] == factor) & after.table["in_force"]]
+        assert 0 < a["value"].max() < b["value"].max()
+
+
+def test_cotec_and_mkango_count_the_exim_letter_once(shipped: dict) -> None:
+    """HyProMag USA's US$92m EXIM letter of interest (2025-06-12) counts for CoTec, its
+    majority owner, and not again for Mkango."""
+    s = score_companies(shipped["facts"], "2025-12-31", ChinaScoreRules(), shipped["companies"])
+    assert s.loc["cotec", "allied_backing_usd_m"] == 92.0
+    assert "US EXIM" not in s.loc["mkango", "allied_backers"]
+    before = score_companies(
+        shipped["facts"], "2025-06-11", ChinaScoreRules(), shipped["companies"]
+    )
+    assert before.loc["cotec", "allied_backing_usd_m"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("company", "expected"),
+    [
+        # concentrate seller; separated oxides from mid-2023 (concentrate still most revenue);
+        # separation its primary stage from the DoD deal of July 2025
+        ("mp_materials", ["mining", "mining", "mining", "separation_refining"]),
+        ("lynas", ["separation_refining"] * 4),
+        ("iluka", ["mining"] * 4),
+        ("energy_fuels", ["separation_refining"] * 4),
+        ("neo_performance", ["metal_alloy"] * 4),
+    ],
+)
+def test_primary_stage_follows_dated_stage_evidence(
+    shipped: dict, company: str, expected: list[str]
+) -> None:
+    stage_facts = load_stage_facts()
+    got = [
+        classify_stages(shipped["companies"], stage_facts, d).loc[company, "primary_stage"]
+        for d in ("2021-06-30", "2023-06-30", "2024-06-28", "2025-09-30")
+    ]
+    assert got == expected
+
+
+def test_usa_rare_earth_becomes_a_metal_maker_with_less_common_metals(shipped: dict) -> None:
+    stage_facts = load_stage_facts()
+    c = shipped["companies"]
+    before = classify_stages(c, stage_facts, "2025-11-17").loc["usa_rare_earth"]
+    after = classify_stages(c, stage_facts, "2025-11-19").loc["usa_rare_earth"]
+    assert (before["primary_stage"], before["stage_fact"]) == ("magnet", "usar-stage-2025")
+    assert (after["primary_stage"], after["stage_fact"]) == ("metal_alloy", "usar-stage-lcm")
+    assert not after["stage_default"]
+
+
+@pytest.mark.parametrize(
+    ("company", "change", "before", "after"),
+    [
+        # Kalgoorlie and the first heavy rare earths: still a separator, on new evidence
+        ("lynas", "2025-06-30", "lyc-stage-2012", "lyc-stage-2025"),
+        # mixed carbonate for Neo, then its own separated NdPr oxide at White Mesa
+        ("energy_fuels", "2024-06-10", "uuuu-stage-2021", "uuuu-stage-2024"),
+        # out of Chinese separation: a downstream (powders and magnets) company
+        ("neo_performance", "2025-04-01", "neo-stage-2017", "neo-stage-2025"),
+        # the DoD deal: separated products and magnets become MP's primary business
+        ("mp_materials", "2025-07-10", "mp-stage-2023-mining", "mp-stage-2025"),
+    ],
+)
+def test_stage_evidence_changes_on_its_date(
+    shipped: dict, company: str, change: str, before: str, after: str
+) -> None:
+    stage_facts = load_stage_facts()
+    day_before = pd.Timestamp(change) - pd.Timedelta(days=1)
+    c = shipped["companies"]
+    assert classify_stages(c, stage_facts, day_before).loc[company, "stage_fact"] == before
+    assert classify_stages(c, stage_facts, change).loc[company, "stage_fact"] == after

@@ -35,7 +35,7 @@ from exchina.universe.screens import build_universe
 OPEN_ENDED_FACTORS: tuple[str, ...] = (*OWNERSHIP_FACTORS, "offtake_revenue_china")
 # A year after one of these words is a plan or a term, not an event the source could not know.
 _FUTURE_WORDS = (
-    r"by|until|till|through|from|before|due|scheduled|forecast|guidance|goal|"
+    r"by|until|till|through|over|from|before|due|scheduled|forecast|guidance|goal|"
     r"target(?:s|ed)?|plan(?:s|ned)?|expect(?:s|ed)?|aim(?:s|ing)?|complet(?:e|es|ing|ion)|"
     r"open(?:s|ing)?|commission(?:s|ing)?"
 )

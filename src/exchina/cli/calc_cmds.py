@@ -1,4 +1,4 @@
-"""CLI command ``calc``: daily PR, TR and net TR levels of a methodology into a folder.
+"""CLI commands ``calc`` (daily PR, TR and net TR levels into a folder) and ``factsheet``.
 
 ``exchina calc --methodology M [--from D] [--to D] --out DIR [--source S] [--store DIR]``
 (see ``exchina.ops.calc_run``): re-running the same days writes nothing, later days are
@@ -49,6 +49,35 @@ def calc_cmd(
     typer.echo(f"folder: {res.out}")
 
 
+def factsheet_cmd(
+    methodology: Annotated[
+        str, typer.Option("--methodology", "-m", help="Methodology TOML file or a shipped name.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for factsheet.html and .pdf.")],
+    date: Annotated[str | None, typer.Option("--date", help="As of (default: last price).")] = None,
+    source: SourceOpt = "auto",
+    store: StoreOpt = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf/--no-pdf", help="Also print a PDF (Chromium).")
+    ] = True,
+) -> None:
+    """Write the index factsheet: key facts, trailing and calendar-year returns (PR, TR, NTR,
+    benchmark, peer), risk with VaR/CVaR, top 10, weights by stage, country and China-score
+    band, weighted China score and confidence through time."""
+    from exchina.backtest.factsheet import factsheet, write_factsheet
+    from exchina.core.sources import load_market
+    from exchina.index.methodology import load_methodology, resolve_methodology
+
+    meth = load_methodology(resolve_methodology(methodology))
+    fs = factsheet(meth, load_market(source, str(store) if store else None), date)
+    paths = write_factsheet(fs, out, pdf=pdf)
+    typer.echo(f"data source: {fs.label}")
+    typer.echo(f"{fs.name}: factsheet as of {fs.date.date()}")
+    for p in paths.values():
+        typer.echo(f"wrote {p}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``calc`` to the root app."""
+    """Add ``calc`` and ``factsheet`` to the root app."""
     app.command("calc")(calc_cmd)
+    app.command("factsheet")(factsheet_cmd)
