@@ -42,6 +42,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from exchina.core.atomic import fsync_dir
+from exchina.core.csvsafe import csv_text
 from exchina.core.errors import InputError, LockHeldError
 
 LEVEL_COLUMNS = ["level_pr", "level_tr", "level_ntr", "divisor", "constituents"]
@@ -75,7 +76,7 @@ def _sha(data: bytes) -> str:
 
 def _csv(frame: pd.DataFrame) -> bytes:
     """CSV bytes, one row formatted independently of the others (so appending keeps a prefix)."""
-    return frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n").encode()
+    return csv_text(frame, index=False, date_format="%Y-%m-%d", lineterminator="\n").encode()
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
