@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from exchina.backtest.result import BacktestResult
+from exchina.backtest.result import RELAXATION_COLUMNS, BacktestResult
 from exchina.backtest.simulate import simulate_detailed
 from exchina.core.errors import (
     ExchinaError,
@@ -160,6 +160,9 @@ def run_backtest(
     benchmark: str | Methodology | None = None,
     peer: Methodology | None = None,
     progress: bool = False,
+    companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
+    shares: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Backtest ``methodology`` on ``market`` between ``start`` (default: the methodology's base
     date or the first market date, whichever is later) and ``end`` (default: the last price).
@@ -168,7 +171,9 @@ def run_backtest(
     column ``benchmark``); ``peer``: a methodology run beside it (column ``peer``) whose weights
     give the China-exposure comparison. ``resolve_benchmark`` gives the methodology's defaults.
     A rebalance the index layer cannot make (infeasible, stale or missing data) keeps the
-    holdings and is noted; if none succeeds the last error is raised."""
+    holdings and is noted; if none succeeds the last error is raised. ``companies``, ``facts``
+    and ``shares``: a custom company master, exposure facts and share counts (default: the
+    shipped files), used at every rebalance and by the benchmark and peer runs."""
     from exchina.index import rebalance
     from exchina.index.methodology import Methodology
     from exchina.index.schedule import rebalance_dates
@@ -192,8 +197,11 @@ def run_backtest(
     solver = 0.0
     notes: list[str] = []
     rows, universes, targets = [], [], {}
+    relaxed: list[dict] = []  # one row per rule that gave way at a rebalance
     px = _PriceIndex(market)
-    master, facts = load_companies(), load_facts()  # read once, filtered by date in each review
+    # read once, filtered by date at each review
+    master = load_companies() if companies is None else companies
+    facts = load_facts(companies=master) if facts is None else facts
     current: pd.Series | None = None
     current_day: pd.Timestamp | None = None
     error: ExchinaError | None = None
@@ -217,9 +225,15 @@ def run_backtest(
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", RuntimeWarning)
                 res = rebalance(
-                    effective, methodology, known, previous=previous, companies=master, facts=facts
+                    effective,
+                    methodology,
+                    known,
+                    previous=previous,
+                    companies=master,
+                    facts=facts,
+                    shares=shares,
                 )
-            # optimizer warnings (a relaxed small universe, an inaccurate solve) become notes
+            # optimizer warnings (a rule relaxed by name, an inaccurate solve) become notes
             notes.extend(f"{effective.date()}: {m.message}" for m in caught)
             w = res.weights.astype(float)
         except (InfeasibleError, StaleDataError, MissingDataError) as exc:
@@ -237,9 +251,13 @@ def run_backtest(
         if day in targets:
             notes.append(f"{day.date()}: two reviews trade on one date; the later one is kept")
             rows = [r for r in rows if r["effective"] != day]
+            relaxed = [r for r in relaxed if r["date"] != day]
         targets[day] = w
         current, current_day = w, day
-        rows.append({"review": review, "effective": day, "status": status})
+        rows.append(
+            {"review": review, "effective": day, "status": status, "relaxed": len(res.relaxations)}
+        )
+        relaxed += [{"date": day, **r.as_dict()} for r in res.relaxations]
         uni = res.universe
         if isinstance(uni, pd.DataFrame) and not uni.empty:
             universes.append(uni.rename_axis("ticker").reset_index().assign(date=day))
@@ -282,6 +300,7 @@ def run_backtest(
             "review": reviews,
             "effective": weights.index,
             "status": sched_rows["status"].to_numpy(),
+            "relaxed": sched_rows["relaxed"].to_numpy(int),
             "turnover": sim.turnover.to_numpy(),
             "cost": sim.cost.to_numpy(),
         }
@@ -295,10 +314,11 @@ def run_backtest(
     timings = {"rebalance_s": solver, "simulate_and_data_s": time.perf_counter() - t0 - solver}
 
     start_day = weights.index[0]
+    data = {"companies": master, "facts": facts, "shares": shares}
     levels["benchmark"] = np.nan
     name, comparison = None, None
     if isinstance(benchmark, Methodology):
-        comparison = run_backtest(benchmark, market, lo, hi, progress=progress)
+        comparison = run_backtest(benchmark, market, lo, hi, progress=progress, **data)
         name = benchmark.name
         levels["benchmark"] = _rebased(comparison.levels["level_tr"], levels)
     elif benchmark is not None:
@@ -306,7 +326,7 @@ def run_backtest(
         levels["benchmark"] = _rebased(_ticker_levels(name, market, start_day, hi), levels)
     peer_name = None
     if peer is not None:
-        other = run_backtest(peer, market, lo, hi, progress=progress)
+        other = run_backtest(peer, market, lo, hi, progress=progress, **data)
         levels["peer"] = _rebased(other.levels["level_tr"], levels)
         peer_name, comparison = peer.name, other
     elif comparison is not None:
@@ -331,6 +351,7 @@ def run_backtest(
         peer_prices_usd=comparison.prices_usd if comparison is not None else None,
         notes=notes,
         timings=timings,
+        relaxations=pd.DataFrame(relaxed, columns=list(RELAXATION_COLUMNS)),
     )
 
 

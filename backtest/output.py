@@ -44,6 +44,8 @@ def _weights_long(result: BacktestResult) -> pd.DataFrame:
     )
     long = long.loc[(long.fillna(0.0) != 0.0).any(axis=1)].reset_index()
     long["ticker"] = long["ticker"].astype("string")
+    relaxed = set(pd.to_datetime(result.relaxations["date"]))
+    long["relaxed"] = long["date"].isin(relaxed)  # a rule gave way at this rebalance
     return long
 
 
@@ -81,6 +83,9 @@ def _files(
         "rebalances": costs.to_dict(orient="records"),
         "evidence": _evidence_records(result),
         "price_gaps": gaps.to_dict(orient="records"),
+        "relaxed": result.relaxations.assign(
+            date=pd.to_datetime(result.relaxations["date"]).dt.strftime("%Y-%m-%d")
+        ).to_dict(orient="records"),
         "notes": result.notes,
     }
     text = json.dumps(_json_safe(doc), indent=2, default=str)

@@ -11,6 +11,8 @@ from exchina.backtest.exposures import china_exposure, exposures
 from exchina.backtest.metrics import performance_metrics
 from exchina.core.errors import InputError
 
+RELAXATION_COLUMNS = ("date", "rule", "amount", "limit", "breaches", "names")
+
 
 @dataclass(frozen=True)
 class BacktestResult:
@@ -29,6 +31,8 @@ class BacktestResult:
     benchmark_name: the benchmark ticker or methodology name (None without one)
     peer_name, peer_weights, peer_universe: a methodology run beside the index (levels column
                ``peer``, or the benchmark itself when that is a methodology), for comparisons
+    relaxations: long frame, one row per rule that gave way at a rebalance (``date``, ``rule``,
+               ``amount``, ``limit``, ``breaches``, ``names``); ``costs`` counts them per rebalance
     notes:     human-readable notes (names dropped for lack of a price, rebalance statuses, ...)
     """
 
@@ -51,6 +55,9 @@ class BacktestResult:
     peer_prices_usd: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    relaxations: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(RELAXATION_COLUMNS))
+    )
 
     @property
     def data_source(self) -> str:
@@ -75,6 +82,7 @@ class BacktestResult:
             self.levels, None, periods_per_year, column="level_pr"
         )["cagr"]
         out["rebalances"] = len(self.weights)
+        out |= self.relaxation_summary()
         ev = self.evidence()
         for col in ev.columns:
             known = ev[col].dropna()
@@ -86,6 +94,20 @@ class BacktestResult:
         out["data_source"] = self.label
         out["synthetic"] = self.synthetic
         return out
+
+    def relaxation_summary(self) -> dict:
+        """``rebalances_relaxed`` (how many rebalances relaxed a rule) and ``worst_relaxation``
+        (the largest relaxation relative to its limit: rule, amount, limit, date), None if none."""
+        r = self.relaxations
+        if r.empty:
+            return {"rebalances_relaxed": 0, "worst_relaxation": None}
+        share = r["amount"].astype(float) / r["limit"].astype(float)
+        worst = r.iloc[int(share.to_numpy().argmax())]
+        text = (
+            f"{worst['rule']} by {float(worst['amount']):.4g} of {float(worst['limit']):g} "
+            f"on {pd.Timestamp(worst['date']).date()}"
+        )
+        return {"rebalances_relaxed": int(r["date"].nunique()), "worst_relaxation": text}
 
     def exposures(self, by: str = "primary_stage") -> pd.DataFrame:
         """Target weight per group at each rebalance (see ``exchina.backtest.exposures``)."""

@@ -57,6 +57,19 @@ class Weighting(_Strict):
         return self
 
 
+RelaxRule = Literal[
+    "rule_buffer", "liquidity", "group_bounds", "china_budget", "turnover", "max_weight"
+]
+
+
+class Relax(_Strict):
+    """One rule family a methodology lets give way when its rules cannot all hold, and by how
+    much at most (units in ``exchina.index.relaxation.RELAXABLE``)."""
+
+    rule: RelaxRule
+    limit: float = Field(gt=0, description="the most this family may be relaxed")
+
+
 class Constraints(_Strict):
     max_weight: float = Field(0.10, gt=0, le=1)
     min_weight: float = Field(0.0, ge=0, lt=1, description="floor for every held name")
@@ -69,10 +82,17 @@ class Constraints(_Strict):
         description="UCITS/RIC are enforced on buffered targets: thresholds x this "
         "(0.9 gives 4.5/9/36 for UCITS and 4.5/22.5/45 for RIC)",
     )
-    small_universe: Literal["error", "relax_caps"] = Field(
-        "error",
-        description="when too few names can meet max_weight and UCITS/RIC: error, or drop the "
-        "rules and lift max_weight to the lowest cap that holds 100% (flagged in the report)",
+    relax: list[Relax] = Field(
+        default_factory=list,
+        description="when the rules cannot all hold: empty = error (exit 3, the conflict named); "
+        "else the rule families that may give way, in order, each with a limit; the solve "
+        "relaxes as little as possible in that order and reports every relaxation",
+    )
+    min_constituents: int | None = Field(
+        None,
+        ge=1,
+        description="when fewer names pass the screens, the largest names that failed only the "
+        "size, liquidity or history screens are added (top-up), largest float market cap first",
     )
     stage_weighting: Literal["revenue_share", "primary"] = Field(
         "revenue_share",
@@ -91,6 +111,17 @@ class Constraints(_Strict):
     max_turnover: float | None = Field(None, gt=0, le=2, description="one-way turnover limit")
     min_names: int | None = Field(None, ge=1)
     max_names: int | None = Field(None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "small_universe" in data:
+            raise ValueError(
+                "small_universe: removed (it dropped rules wholesale); list the rules that may "
+                "give way, each with a limit, under [[constraints.relax]] (rule, limit), and/or "
+                "set min_constituents for a top-up"
+            )
+        return data
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> Constraints:
@@ -114,6 +145,9 @@ class Constraints(_Strict):
             raise ValueError("aum_usd: give it together with liquidity_k (liquidity capacity)")
         if self.min_names and self.max_names and self.min_names > self.max_names:
             raise ValueError(f"min_names: {self.min_names} > max_names {self.max_names}")
+        rules = [r.rule for r in self.relax]
+        if len(set(rules)) != len(rules):
+            raise ValueError(f"relax: a rule family is listed twice in {rules}")
         if self.min_weight > self.max_weight:
             raise ValueError(f"min_weight: {self.min_weight} > max_weight {self.max_weight}")
         return self

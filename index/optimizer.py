@@ -38,16 +38,14 @@ import pandas as pd
 
 from exchina.core.errors import InfeasibleError, InputError, MissingDataError
 from exchina.core.market import Market
-from exchina.index.capping import RIC, UCITS, ConcentrationRule
-from exchina.index.exposures import commodity_exposure, country_exposure, stage_exposure
+from exchina.index.capping import ConcentrationRule
+from exchina.index.constraints import HOLD_MIN, TOL, ZERO, Bounds, Parts, build_parts
 from exchina.index.methodology import SCHEMES_NEEDING_RISK, Methodology
+from exchina.index.relaxation import Relaxation, describe, relax_in_order
 from exchina.index.risk import RiskModel, market_risk_model
 
-TOL = 1e-6  # constraint check tolerance
-ZERO = 1e-8  # weights below this are zero
 SELECT_DECIMALS = 7  # weights are compared to 1e-7 when names are ranked for selection
 TIE_BREAK = 1e-5  # weight of the rank preference among equally good MILP selections
-HOLD_MIN = 1e-4  # a name counts as held (for min/max names) at or above this weight
 _HOMOGENEOUS = frozenset({"max_diversification", "risk_parity"})
 
 
@@ -62,35 +60,52 @@ class WeightsResult:
     objective: float
     binding: list[str]
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    relaxations: list[Relaxation] = field(default_factory=list)  # rules that gave way, by name
 
 
 @dataclass
 class ProblemData:
-    """Everything a solve needs, as arrays aligned to ``tickers``."""
+    """Everything a solve needs: the constraint parts (``exchina.index.constraints``), the
+    per-name bounds they set, and the weighting scheme's inputs, aligned to ``tickers``."""
 
-    tickers: list[str]
+    parts: Parts
+    bounds: Bounds
     scheme: str
     basis: np.ndarray
-    ub: np.ndarray  # per-name cap (max_weight, rule caps, liquidity)
-    lb: np.ndarray  # floor for held names
-    cap_reason: list[str]  # what sets each name's cap
-    groups: list[tuple[str, np.ndarray, float, float]]  # (name, exposure row, lo, hi)
-    china: np.ndarray | None
-    china_budget: float | None
-    prev: np.ndarray | None
-    prev_outside: float  # previous weight in names no longer in the universe
-    max_turnover: float | None
-    rules: list[ConcentrationRule]  # buffered targets
-    hard_rules: list[ConcentrationRule]  # the legal rules, checked after solving
-    min_names: int | None
-    max_names: int | None
     risk: RiskModel | None
     target: np.ndarray | None  # parent weights for tracking
     distance: str = "relative"
     notes: list[str] = field(default_factory=list)
-    small_universe: str = "error"
-    liquidity_cap: np.ndarray | None = None  # per-name liquidity capacity (before other caps)
-    in_universe: np.ndarray | None = None
+    frame: pd.DataFrame | None = None  # the universe rows the arrays are aligned to
+    previous: pd.Series | None = None  # holdings before the rebalance (turnover)
+
+    @property
+    def tickers(self) -> list[str]:
+        return self.bounds.tickers
+
+    @property
+    def ub(self) -> np.ndarray:
+        return self.bounds.ub
+
+    @property
+    def lb(self) -> np.ndarray:
+        return self.bounds.lb
+
+    @property
+    def in_universe(self) -> np.ndarray:
+        return self.bounds.in_universe
+
+    @property
+    def rules(self) -> list[ConcentrationRule]:
+        return self.parts.rules
+
+    @property
+    def min_names(self) -> int | None:
+        return self.parts.names.min_names if self.parts.names is not None else None
+
+    @property
+    def max_names(self) -> int | None:
+        return self.parts.names.max_names if self.parts.names is not None else None
 
 
 # ----------------------------------------------------------------------------- data
@@ -113,7 +128,7 @@ def build_data(
     parent_weights: pd.Series | None = None,
 ) -> ProblemData:
     """Arrays for one solve from the universe frame (contract of ``build_universe``)."""
-    m, c = methodology, methodology.constraints
+    m = methodology
     scheme = m.weighting.scheme
     eligible = _eligible(universe)
     frame = eligible
@@ -125,13 +140,13 @@ def build_data(
         extra = [t for t in parent_weights.index if t not in frame.index and t in universe.index]
         frame = pd.concat([frame, universe.loc[extra]]).sort_index()
     tickers = frame.index.astype(str).tolist()
-    n = len(tickers)
     in_universe = np.asarray(frame.index.isin(eligible.index))
 
     mcap = pd.to_numeric(frame.get("float_mcap_usd"), errors="coerce")
     if scheme == "equal":
         basis = np.where(in_universe, 1.0, 0.0)
     elif scheme == "tracking":
+        assert parent_weights is not None
         basis = parent_weights.reindex(frame.index).fillna(0.0).to_numpy(float)
     else:
         if mcap is None or mcap[in_universe].isna().any() or (mcap[in_universe] <= 0).any():
@@ -142,57 +157,8 @@ def build_data(
         basis = np.where(in_universe, mcap.to_numpy(float), 0.0)
     basis = basis / basis.sum() if basis.sum() > 0 else basis
 
-    rules = ([UCITS] if c.ucits else []) + ([RIC] if c.ric else [])
-    buffered = [r.buffered(c.rule_buffer) for r in rules]
-    ub = np.full(n, c.max_weight)
-    reason = ["max_weight"] * n
-    for r in buffered:
-        if r.cap < c.max_weight:
-            ub = np.minimum(ub, r.cap)
-            reason = [r.name] * n
-    notes = []
-    if c.aum_usd is not None and c.liquidity_k is not None:
-        adtv = pd.to_numeric(frame.get("adtv_usd"), errors="coerce").to_numpy(float)
-        if np.isnan(adtv).any():
-            notes.append("unknown ADTV counts as zero liquidity capacity")
-        liq = np.nan_to_num(adtv, nan=0.0) * c.liquidity_k / c.aum_usd
-        reason = ["liquidity" if liq[i] < ub[i] else reason[i] for i in range(n)]
-        ub = np.minimum(ub, liq)
-    else:
-        liq = None
-    ub = np.where(in_universe, ub, 0.0)
-    lb = np.where(in_universe, c.min_weight, 0.0)
-
-    groups: list[tuple[str, np.ndarray, float, float]] = []
-    if c.stage_bounds:
-        ex = stage_exposure(frame, c.stage_weighting)
-        for key, (lo, hi) in sorted(c.stage_bounds.items()):
-            row = ex[key.split("+")].sum(axis=1).to_numpy(float)
-            groups.append((f"stage_bounds.{key}", row, lo, hi))
-    if c.country_bounds:
-        ex = country_exposure(frame)
-        for key, (lo, hi) in sorted(c.country_bounds.items()):
-            row = ex[key].to_numpy(float) if key in ex else np.zeros(n)
-            groups.append((f"country_bounds.{key}", row, lo, hi))
-    if c.commodity_bounds:
-        ex = commodity_exposure(frame)
-        for key, (lo, hi) in sorted(c.commodity_bounds.items()):
-            row = ex[key].to_numpy(float) if key in ex else np.zeros(n)
-            groups.append((f"commodity_bounds.{key}", row, lo, hi))
-
-    budgets = [b for b in (c.max_china_score_avg, m.weighting.china_budget) if b is not None]
-    china = None
-    if budgets:
-        scores = pd.to_numeric(frame.get("china_score"), errors="coerce")
-        if scores is None or scores[in_universe].isna().any():
-            raise MissingDataError("china_score missing for an eligible name (budget needs it)")
-        china = scores.fillna(100.0).to_numpy(float)
-
-    prev, outside = None, 0.0
-    if previous_weights is not None and c.max_turnover is not None:
-        pw = previous_weights.astype(float)
-        prev = pw.reindex(frame.index).fillna(0.0).to_numpy(float)
-        outside = float(pw[~pw.index.isin(frame.index)].sum())
+    notes: list[str] = []
+    parts, bounds = build_parts(m, frame, in_universe, previous_weights, notes)
 
     if scheme in SCHEMES_NEEDING_RISK:
         if risk is None:
@@ -207,76 +173,17 @@ def build_data(
         risk = None  # weighting without a risk model
 
     return ProblemData(
-        tickers=tickers,
+        parts=parts,
+        bounds=bounds,
         scheme=scheme,
         basis=basis,
-        ub=ub,
-        lb=lb,
-        cap_reason=reason,
-        groups=groups,
-        china=china,
-        china_budget=min(budgets) if budgets else None,
-        prev=prev,
-        prev_outside=outside,
-        max_turnover=c.max_turnover if prev is not None else None,
-        rules=buffered,
-        hard_rules=rules,
-        min_names=c.min_names,
-        max_names=c.max_names,
         risk=risk,
         target=basis if scheme == "tracking" else None,
         distance=m.weighting.distance,
         notes=notes,
-        small_universe=c.small_universe,
-        liquidity_cap=liq,
-        in_universe=in_universe,
+        frame=frame,
+        previous=previous_weights,
     )
-
-
-def relax_caps(d: ProblemData) -> ProblemData | None:
-    """For ``small_universe = "relax_caps"``: drop UCITS/RIC and lift the per-name cap to the
-    lowest level at which the caps (with liquidity capacity) hold 100%. None if that cannot work
-    (liquidity capacity alone below 100%)."""
-    inside = d.in_universe if d.in_universe is not None else np.ones(len(d.tickers), bool)
-    liq = d.liquidity_cap if d.liquidity_cap is not None else np.full(len(d.tickers), np.inf)
-    liq = np.where(inside, liq, 0.0)
-    if np.minimum(liq, 1.0).sum() < 1 - TOL:
-        return None
-    base = float(d.ub[inside].max()) if inside.any() else 1.0
-
-    def total(cap: float) -> float:
-        return float(np.minimum(np.where(inside, cap, 0.0), liq).sum())
-
-    cap = base
-    if total(base) < 1 - TOL:
-        lo, hi = base, 1.0
-        for _ in range(60):  # bisection: total(cap) is increasing in cap
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if total(mid) < 1 else (lo, mid)
-        cap = hi
-    if feasibility_conflicts(_capped(d, cap, inside, liq)):
-        # stage or group bounds may need more room than the total: lift the cap until the
-        # cheap checks pass (they are monotone in the cap), or give up at 100%
-        if feasibility_conflicts(_capped(d, 1.0, inside, liq)):
-            return None
-        lo, hi = cap, 1.0
-        for _ in range(40):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if feasibility_conflicts(_capped(d, mid, inside, liq)) else (lo, mid)
-        cap = hi
-    ub = np.minimum(np.where(inside, cap, 0.0), liq)
-    reason = ["liquidity" if liq[i] < cap else "max_weight (relaxed)" for i in range(len(ub))]
-    note = (
-        f"small universe: {', '.join(r.name for r in d.hard_rules) or 'caps'} could not hold "
-        f"with {int(inside.sum())} names; rules dropped, max_weight lifted to {cap:.4%}"
-    )
-    return replace(d, ub=ub, cap_reason=reason, rules=[], hard_rules=[], notes=[*d.notes, note])
-
-
-def _capped(d: ProblemData, cap: float, inside: np.ndarray, liq: np.ndarray) -> ProblemData:
-    """``d`` without concentration rules and with every name capped at ``cap`` (and liquidity)."""
-    ub = np.minimum(np.where(inside, cap, 0.0), liq)
-    return replace(d, ub=ub, rules=[], hard_rules=[])
 
 
 # ------------------------------------------------------------------ feasibility checks
@@ -284,74 +191,7 @@ def _capped(d: ProblemData, cap: float, inside: np.ndarray, liq: np.ndarray) -> 
 
 def feasibility_conflicts(d: ProblemData) -> list[str]:
     """Cheap checks before solving; each message names a conflict and what would relax it."""
-    out: list[str] = []
-    n_in = int((d.ub > 0).sum())
-    if n_in == 0:
-        return ["no eligible name can hold weight (empty universe or all caps zero)"]
-    if d.ub.sum() < 1 - TOL:
-        by = pd.Series(d.cap_reason)[d.ub > 0].value_counts().to_dict()
-        out.append(
-            f"per-name caps sum to {d.ub.sum():.1%} < 100% over {n_in} names "
-            f"(caps set by {by}): raise max_weight, liquidity_k, or add names"
-        )
-    for r in d.rules:
-        if r.max_total(n_in) < 1 - TOL:
-            out.append(
-                f"{r.name} (buffered targets) holds at most {r.max_total(n_in):.1%} over "
-                f"{n_in} names: add names or drop the rule"
-            )
-    if d.min_names is None and d.max_names is None and d.lb.sum() > 1 + TOL:
-        out.append(f"min_weight x {n_in} names = {d.lb.sum():.1%} > 100%: lower min_weight")
-    for name, row, lo, hi in d.groups:
-        reach = float(np.sum(d.ub * row))
-        if lo > reach + TOL:
-            members = int((row > 0).sum())
-            out.append(
-                f"{name} floor {lo:.1%} but its {members} eligible name(s) can hold at most "
-                f"{reach:.1%} under their caps: lower the floor or raise the caps"
-            )
-        outside = float(np.sum(d.ub * (1 - row)))
-        if hi + outside < 1 - TOL:
-            out.append(
-                f"{name} cap {hi:.1%} leaves {1 - hi:.1%} for other exposure but the rest can "
-                f"hold only {outside:.1%}: raise the cap"
-            )
-    for prefix in ("stage_bounds.", "country_bounds."):
-        fam = [g for g in d.groups if g[0].startswith(prefix)]
-        floors = sum(g[2] for g in fam)
-        if floors > 1 + TOL:
-            out.append(f"{prefix.rstrip('.')} floors sum to {floors:.1%} > 100%: lower them")
-    if d.china is not None and d.china_budget is not None:
-        order = np.argsort(d.china, kind="stable")
-        room, best = 1.0, 0.0
-        for i in order:
-            take = min(d.ub[i], room)
-            best += take * d.china[i]
-            room -= take
-            if room <= 0:
-                break
-        if room <= TOL and best > d.china_budget + TOL:
-            out.append(
-                f"China-score budget {d.china_budget:g}: the lowest weighted score the caps "
-                f"allow is {best:.2f}: raise the budget or the caps of low-score names"
-            )
-    if d.min_names is not None and d.min_names > n_in:
-        out.append(f"min_names {d.min_names} > {n_in} eligible names: lower min_names")
-    if d.max_names is not None:
-        top = np.sort(d.ub)[::-1][: d.max_names].sum()
-        if top < 1 - TOL:
-            out.append(
-                f"max_names {d.max_names} x per-name caps hold at most {top:.1%}: raise max_names"
-            )
-        for r in d.rules:
-            if r.max_total(d.max_names) < 1 - TOL:
-                out.append(f"{r.name} needs more than max_names {d.max_names} names")
-    if d.max_turnover is not None and d.prev_outside > d.max_turnover + TOL:
-        out.append(
-            f"max_turnover {d.max_turnover:.1%} but {d.prev_outside:.1%} sits in names that left "
-            "the universe and must be sold: raise max_turnover"
-        )
-    return out
+    return d.parts.conflicts(d.bounds)
 
 
 # --------------------------------------------------------------------- the convex problem
@@ -362,31 +202,7 @@ def _constraints(
 ) -> list[tuple[str, cp.Constraint]]:
     """Named convex constraints on ``w`` (homogeneous in ``kappa``: 1, or sum(y) for the
     schemes solved in scaled variables). ``p`` holds Parameters or plain arrays."""
-    out: list[tuple[str, cp.Constraint]] = [("long_only", w >= 0)]
-    if "caps" not in drop:
-        out.append(("caps", w <= cp.multiply(p["ub"], kappa)))
-    if "min_weight" not in drop and _has_floor(d):
-        out.append(("min_weight", w >= cp.multiply(p["lb"], kappa)))
-    if d.groups:
-        for g, (name, _row, _lo, _hi) in enumerate(d.groups):
-            if name in drop:
-                continue
-            expo = p["A"][g] @ w
-            out.append((name, expo >= p["glo"][g] * kappa))
-            out.append((name, expo <= p["ghi"][g] * kappa))
-    if d.china is not None and "china_budget" not in drop:
-        out.append(("china_budget", p["china"] @ w <= p["budget"] * kappa))
-    if d.max_turnover is not None and "turnover" not in drop:
-        # one-way turnover 0.5 * (sum |w - prev| + weight in departed names) <= max
-        out.append(("turnover", cp.sum(cp.abs(w - p["prev"] * kappa)) <= p["tbudget"] * kappa))
-    for r, rule in enumerate(d.rules):
-        if rule.name not in drop:
-            out.append((rule.name, p["mask"][r] @ w <= rule.limit * kappa))
-    return out
-
-
-def _has_floor(d: ProblemData) -> bool:
-    return bool(np.any(d.lb > 0)) or d.min_names is not None
+    return d.parts.expressions(w, kappa, p, drop)
 
 
 def _objective(w: cp.Expression, p: dict[str, Any], d: ProblemData) -> cp.Expression:
@@ -407,19 +223,7 @@ def _objective(w: cp.Expression, p: dict[str, Any], d: ProblemData) -> cp.Expres
 def _param_values(d: ProblemData, ub: np.ndarray, lb: np.ndarray, masks: np.ndarray) -> dict:
     """Numeric values for every parameter of the problem."""
     n = len(d.tickers)
-    vals: dict[str, Any] = {"ub": ub, "lb": lb}
-    if d.groups:
-        vals["A"] = np.vstack([g[1] for g in d.groups])
-        vals["glo"] = np.array([g[2] for g in d.groups])
-        vals["ghi"] = np.array([g[3] for g in d.groups])
-    if d.china is not None:
-        vals["china"] = d.china
-        vals["budget"] = float(d.china_budget)
-    if d.max_turnover is not None:
-        vals["prev"] = d.prev
-        vals["tbudget"] = max(2 * d.max_turnover - d.prev_outside, 0.0)
-    if d.rules:
-        vals["mask"] = masks
+    vals: dict[str, Any] = d.parts.values(replace(d.bounds, ub=ub, lb=lb), masks)
     if d.scheme in ("capped_mcap", "equal"):
         b = np.maximum(d.basis, 1e-12)
         if d.distance == "relative":
@@ -449,16 +253,8 @@ def _risk_scale(risk: RiskModel) -> float:
 
 
 def _shapes(d: ProblemData) -> dict[str, tuple]:
-    n, g, k = len(d.tickers), len(d.groups), (d.risk.F.shape[1] if d.risk is not None else 0)
-    shapes: dict[str, tuple] = {"ub": (n,), "lb": (n,)}
-    if g:
-        shapes |= {"A": (g, n), "glo": (g,), "ghi": (g,)}
-    if d.china is not None:
-        shapes |= {"china": (n,), "budget": ()}
-    if d.max_turnover is not None:
-        shapes |= {"prev": (n,), "tbudget": ()}
-    if d.rules:
-        shapes["mask"] = (len(d.rules), n)
+    n, k = len(d.tickers), (d.risk.F.shape[1] if d.risk is not None else 0)
+    shapes: dict[str, tuple] = d.parts.shapes(n)
     if d.scheme in ("capped_mcap", "equal"):
         shapes |= {"s": (n,), "c": (n,)}
     if d.risk is not None:
@@ -478,11 +274,7 @@ def _structure_key(d: ProblemData) -> tuple:
         d.distance,
         len(d.tickers),
         d.risk.F.shape[1] if d.risk is not None else 0,
-        tuple(g[0] for g in d.groups),
-        d.china is not None,
-        d.max_turnover is not None,
-        tuple((r.name, r.limit) for r in d.rules),
-        _has_floor(d),
+        d.parts.structure(),
     )
 
 
@@ -522,7 +314,7 @@ def _compiled(d: ProblemData) -> tuple[_Compiled, bool]:
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key], True
-    nonneg = {"ub", "lb", "s", "c", "d", "sigma", "rb", "mask", "dp", "tbudget"}
+    nonneg = {"ub", "lb", "s", "c", "d", "sigma", "rb", "mask", "climit", "dp", "tbudget"}
     params = {k: cp.Parameter(shape, name=k, nonneg=k in nonneg) for k, shape in _shapes(d).items()}
     comp = _build(d, params)
     assert comp.problem.is_dpp(), f"problem for {key} is not DPP"
@@ -674,70 +466,17 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def check_constraints(w: np.ndarray, d: ProblemData, tol: float = TOL) -> list[str]:
     """Every hard constraint evaluated on final weights; returns the violations."""
-    out = []
-    if abs(w.sum() - 1) > tol:
-        out.append(f"weights sum to {w.sum():.8f}, not 1")
-    if w.min(initial=0) < -tol:
-        out.append(f"negative weight {w.min():.2e}")
-    over = np.flatnonzero(w > d.ub + tol)
-    out += [f"{d.tickers[i]} at {w[i]:.4%} above its cap {d.ub[i]:.4%}" for i in over]
-    under = np.flatnonzero((w > ZERO) & (w < d.lb - tol))
-    out += [f"{d.tickers[i]} at {w[i]:.4%} below min_weight" for i in under]
-    for name, row, lo, hi in d.groups:
-        e = float(row @ w)
-        if e < lo - tol or e > hi + tol:
-            out.append(f"{name} at {e:.4%} outside [{lo:.2%}, {hi:.2%}]")
-    if d.china is not None and float(d.china @ w) > d.china_budget + tol:
-        out.append(f"weighted China score {d.china @ w:.3f} > budget {d.china_budget:g}")
-    if d.max_turnover is not None:
-        t = 0.5 * (np.abs(w - d.prev).sum() + d.prev_outside)
-        if t > d.max_turnover + tol:
-            out.append(f"turnover {t:.4%} > max_turnover {d.max_turnover:.2%}")
-    for r in d.hard_rules:
-        out += r.violations(w, tol)
-    held = int((w > ZERO).sum())
-    if d.max_names is not None and held > d.max_names:
-        out.append(f"{held} names held > max_names {d.max_names}")
-    if d.min_names is not None and int((w >= HOLD_MIN - tol).sum()) < d.min_names:
-        out.append(f"fewer than min_names {d.min_names} names held")
-    return out
+    return d.parts.violations(w, d.bounds, tol)
 
 
 def binding_constraints(w: np.ndarray, d: ProblemData, tol: float = TOL) -> list[str]:
     """Constraints at their bound (slack below ``tol``), by name."""
-    out = []
-    at_cap = [i for i in range(len(w)) if d.ub[i] > 0 and w[i] >= d.ub[i] - tol]
-    by_reason: dict[str, list[str]] = {}
-    for i in at_cap:
-        by_reason.setdefault(d.cap_reason[i], []).append(d.tickers[i])
-    for reason, names in sorted(by_reason.items()):
-        out.append(f"{reason} ({len(names)}: {', '.join(names)})")
-    at_floor = [d.tickers[i] for i in range(len(w)) if d.lb[i] > 0 and abs(w[i] - d.lb[i]) <= tol]
-    if at_floor:
-        out.append(f"min_weight ({len(at_floor)}: {', '.join(at_floor)})")
-    for name, row, lo, hi in d.groups:
-        e = float(row @ w)
-        if lo > 0 and e <= lo + tol:
-            out.append(f"{name} >= {lo:g}")
-        if hi < 1 and e >= hi - tol:
-            out.append(f"{name} <= {hi:g}")
-    if d.china is not None and float(d.china @ w) >= d.china_budget - tol:
-        out.append(f"china_budget <= {d.china_budget:g}")
-    if d.max_turnover is not None:
-        t = 0.5 * (np.abs(w - d.prev).sum() + d.prev_outside)
-        if t >= d.max_turnover - tol:
-            out.append(f"max_turnover <= {d.max_turnover:g}")
-    for r in d.rules:
-        big = w[w > r.threshold + tol].sum()
-        if big >= r.limit - tol:
-            out.append(f"{r.name} limit: names above {r.threshold:.2%} sum to {r.limit:.2%}")
-    return out
+    return d.parts.binding(w, d.bounds, tol)
 
 
 def diagnose_infeasible(d: ProblemData) -> list[str]:
     """Which constraint families, dropped alone, make the problem feasible."""
-    families = ["caps", "min_weight", *(g[0] for g in d.groups), "china_budget", "turnover"]
-    families += [r.name for r in d.rules]
+    families = d.parts.families()
     p = _param_values(d, d.ub, d.lb, np.zeros((len(d.rules), len(d.tickers))))
     fixers = []
     for fam in dict.fromkeys(families):
@@ -762,59 +501,11 @@ def _clean(x: np.ndarray) -> np.ndarray:
 
 
 def solve(d: ProblemData, solver: str = "CLARABEL", selection: str = "auto") -> WeightsResult:
-    """Solve prepared data (see ``optimize``).
-
-    With ``small_universe = "relax_caps"``, a universe too small for its caps and concentration
-    rules (caught by the cheap checks, or by a solve or name selection that finds no weights) is
-    solved again without the rules, the cap lifted as documented; this is the one place that
-    relaxes.
-    """
-    try:
-        return _solve(d, solver, selection)
-    except InfeasibleError:
-        if d.small_universe != "relax_caps":
-            raise
-        relaxed = relax_caps(d)  # None when lifting caps cannot pass the cheap checks
-        if relaxed is None:
-            raise
-        return _solve_lifting(relaxed, solver, selection)
+    """Solve prepared data (see ``optimize``); ``InfeasibleError`` names the conflicts."""
+    return _solve(d, solver, selection)
 
 
-def _solve_lifting(d: ProblemData, solver: str, selection: str) -> WeightsResult:
-    """Solve a relaxed small universe; if the solver still finds no weights (stage bounds with
-    revenue splits are not all caught by the cheap checks), lift the cap halfway to 100% and
-    then to 100%, saying so in the notes."""
-    inside = d.in_universe if d.in_universe is not None else np.ones(len(d.tickers), bool)
-    liq = d.liquidity_cap if d.liquidity_cap is not None else np.full(len(d.tickers), np.inf)
-    cap = float(d.ub[inside].max()) if inside.any() else 1.0
-    for i, attempt in enumerate((cap, (cap + 1.0) / 2)):
-        try:
-            return _solve_noted(d, attempt, inside, liq, solver, selection, lifted=i > 0)
-        except InfeasibleError:
-            continue
-    return _solve_noted(d, 1.0, inside, liq, solver, selection, lifted=True)
-
-
-def _solve_noted(
-    d: ProblemData,
-    cap: float,
-    inside: np.ndarray,
-    liq: np.ndarray,
-    solver: str,
-    selection: str,
-    *,
-    lifted: bool,
-) -> WeightsResult:
-    trial = _capped(d, cap, inside, np.where(inside, liq, 0.0))
-    if lifted:
-        note = f"small universe: max_weight lifted further to {cap:.4%} to find weights"
-        trial = replace(trial, notes=[*d.notes, note])
-    result = _solve(trial, solver, selection)
-    warnings.warn(trial.notes[-1], RuntimeWarning, stacklevel=4)
-    return result
-
-
-def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
+def _solve(d: ProblemData, solver: str, selection: str, *, diagnose: bool = True) -> WeightsResult:
     conflicts = feasibility_conflicts(d)
     if conflicts:
         raise InfeasibleError("the constraints cannot all hold (checked before solving)", conflicts)
@@ -823,7 +514,8 @@ def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
     x, status, value, hit = _solve_convex(d, d.ub, d.lb, masks0, solver)
     if x is None or status not in ("optimal", "optimal_inaccurate"):
         raise InfeasibleError(
-            f"the solver found no weights (status {status})", diagnose_infeasible(d)
+            f"the solver found no weights (status {status})",
+            diagnose_infeasible(d) if diagnose else [],
         )
     stages = ["convex"]
     if _needs_selection(d, x):
@@ -841,7 +533,7 @@ def _solve(d: ProblemData, solver: str, selection: str) -> WeightsResult:
             if x is None or status not in ("optimal", "optimal_inaccurate"):
                 raise InfeasibleError(
                     f"re-solve with the selected names failed (status {status})",
-                    diagnose_infeasible(d),
+                    diagnose_infeasible(d) if diagnose else [],
                 )
     warn = []
     if status == "optimal_inaccurate":
@@ -923,4 +615,57 @@ def optimize(
     )
     if selection not in ("auto", "milp"):
         raise InputError(f"selection must be 'auto' or 'milp', got {selection!r}")
-    return solve(d, solver=solver, selection=selection)
+    if not methodology.constraints.relax:
+        return solve(d, solver=solver, selection=selection)
+    try:  # the conflicts are diagnosed only if no allowed relaxation helps
+        return _solve(d, solver, selection, diagnose=False)
+    except InfeasibleError:
+        pass
+    return _relaxed(d, methodology, solver, selection)
+
+
+def _with_constraints(d: ProblemData, m: Methodology) -> ProblemData:
+    """``d`` with the constraints of ``m`` (same universe, basis and risk model)."""
+    assert d.frame is not None
+    notes: list[str] = []
+    parts, bounds = build_parts(
+        m, d.frame, d.in_universe, d.previous, notes, groups_like=d.parts.groups
+    )
+    return replace(d, parts=parts, bounds=bounds, notes=notes)
+
+
+def _relaxed(
+    d: ProblemData, methodology: Methodology, solver: str, selection: str
+) -> WeightsResult:
+    """The solve with the methodology's allowed relaxations, in order and each as small as
+    possible (``exchina.index.relaxation``); ``InfeasibleError`` naming the conflicts of the
+    strict problem when even every relaxation at its limit is infeasible."""
+
+    def attempt(variant: Methodology) -> WeightsResult | None:
+        try:
+            return _solve(_with_constraints(d, variant), solver, selection, diagnose=False)
+        except InfeasibleError:
+            return None
+
+    found = relax_in_order(methodology, attempt)
+    if found is None:
+        allowed = ", ".join(f"{r.rule} by {r.limit:g}" for r in methodology.constraints.relax)
+        try:
+            solve(d, solver=solver, selection=selection)  # raises, naming the conflicts
+        except InfeasibleError as exc:
+            raise InfeasibleError(
+                f"{str(exc).splitlines()[0]}; still infeasible with every allowed relaxation "
+                f"at its limit ({allowed})",
+                exc.conflicts,
+            ) from None
+        raise InfeasibleError(f"infeasible with every allowed relaxation at its limit ({allowed})")
+    result, amounts = found
+    w = result.weights.reindex(pd.Index(d.tickers)).fillna(0.0).to_numpy(float)
+    relaxed = describe(methodology, amounts, check_constraints(w, d))
+    notes = [r.text() for r in relaxed]
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=3)
+    diag = {**result.diagnostics}
+    diag["warnings"] = [*diag.get("warnings", []), *notes]
+    diag["stages"] = [*diag.get("stages", []), "relaxed"]
+    return replace(result, relaxations=relaxed, diagnostics=diag)

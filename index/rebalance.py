@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,9 @@ from exchina.index.exposures import (
 )
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.optimizer import WeightsResult, optimize
+from exchina.index.relaxation import Relaxation
 from exchina.index.schedule import is_rebalance_date, review_date
+from exchina.index.top_up import top_up
 from exchina.universe.rules import STAGES
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
@@ -65,6 +67,7 @@ class RebalanceResult:
     constituents: pd.DataFrame
     trades: pd.DataFrame
     report: dict[str, Any]
+    relaxations: list[Relaxation] = field(default_factory=list)  # rules that gave way, by name
 
     @property
     def weights(self) -> pd.Series:
@@ -72,11 +75,8 @@ class RebalanceResult:
         return self.constituents.set_index("ticker")["weight"]
 
 
-def _with_stage_shares(universe: pd.DataFrame, companies: pd.DataFrame | None) -> pd.DataFrame:
+def _with_stage_shares(universe: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
     """Add ``stage_shares`` (the master's ``stages`` text with revenue shares) by company_id."""
-    from exchina.universe import load_companies
-
-    master = load_companies() if companies is None else companies
     text = master.drop_duplicates("company_id").set_index("company_id")["stages"].astype(str)
     if "company_id" not in universe.columns:
         return universe
@@ -140,6 +140,7 @@ def rebalance(
     companies: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
     check_stale: bool = True,
+    shares: pd.DataFrame | None = None,
 ) -> RebalanceResult:
     """The rebalance effective after the close of ``date``.
 
@@ -147,7 +148,9 @@ def rebalance(
     eligible ticker itself and may be told to accept stale data).
 
     ``previous``: current holdings (ticker -> weight) for the membership buffer, the turnover
-    limit and the trades list. ``methodology`` may be a path (needed to resolve a relative
+    limit and the trades list. ``companies``, ``facts`` and ``shares``: the company master, the
+    exposure facts and the share counts (default: the shipped files, read once and passed down;
+    a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
     ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` or ``StaleDataError``.
     """
     source: Path | None = None
@@ -170,8 +173,9 @@ def rebalance(
             "store",
             tickers=[],
         )
-    from exchina.universe import build_universe
+    from exchina.universe import build_universe, load_companies
 
+    companies = load_companies() if companies is None else companies
     universe = build_universe(
         date=cutoff,
         rules=m.universe,
@@ -179,8 +183,10 @@ def rebalance(
         previous_members=_previous_index(previous),
         companies=companies,
         facts=facts,
+        shares=shares,
     )
     universe = _with_stage_shares(universe, companies)
+    universe, topped = top_up(universe, m)
     parent = _parent_weights(m, source, t, market, companies, facts)
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
@@ -215,10 +221,14 @@ def rebalance(
     ).reset_index(drop=True)
 
     trades = _trades(w, previous, universe, market.label)
+    relaxations = ([topped] if topped is not None else []) + list(result.relaxations)
     report = _report(
         m, source, t, cutoff, cut, market, previous, universe, result, constituents, trades
     )
-    return RebalanceResult(t, cutoff, m, universe, result, constituents, trades, report)
+    report["relaxed"] = [r.as_dict() for r in relaxations]
+    return RebalanceResult(
+        t, cutoff, m, universe, result, constituents, trades, report, relaxations
+    )
 
 
 def _trades(

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from exchina.index.constraints import constraint_rulebook
 from exchina.index.methodology import Methodology
 from exchina.universe.rules import ChinaScoreRules
 
@@ -22,6 +23,8 @@ def _scalar(value: Any) -> str:
         return repr(value)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dict):  # an entry of an array of tables, written inline
+        return "{" + ", ".join(f"{_key(k)} = {_scalar(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     return json.dumps(str(value))
@@ -59,12 +62,6 @@ def _pct(x: float) -> str:
     return f"{100 * x:g}%"
 
 
-def _bounds(table: dict[str, tuple[float, float]]) -> list[str]:
-    return [
-        f"  - `{k}`: between {_pct(lo)} and {_pct(hi)}" for k, (lo, hi) in sorted(table.items())
-    ]
-
-
 _SCHEME_TEXT = {
     "capped_mcap": "capped free-float market capitalisation: the weights closest to free-float "
     "market-cap weights ({distance} squared distance) that meet every constraint",
@@ -83,7 +80,7 @@ _SCHEME_TEXT = {
 def rulebook_markdown(methodology: Methodology) -> str:
     """A provider-style rulebook in Markdown generated from the methodology's fields."""
     m = methodology
-    u, w, c, s, k, b = (m.universe, m.weighting, m.constraints, m.schedule, m.costs, m.benchmark)
+    u, w, s, k, b = (m.universe, m.weighting, m.schedule, m.costs, m.benchmark)
     out = [f"# {m.name}: index rulebook", ""]
     if m.description:
         out += [m.description, ""]
@@ -139,47 +136,8 @@ def rulebook_markdown(methodology: Methodology) -> str:
         "",
         "## 5. Constraints",
         "",
-        "- Fully invested, long only.",
-        f"- Each constituent at most {_pct(c.max_weight)}"
-        + (f" and at least {_pct(c.min_weight)}." if c.min_weight else "."),
+        *constraint_rulebook(m),
     ]
-    if c.ucits:
-        out.append(
-            "- UCITS 5/10/40: no issuer above 10%, issuers above 5% together at most 40%; "
-            f"enforced on buffered targets {_pct(0.05 * c.rule_buffer)}/"
-            f"{_pct(0.10 * c.rule_buffer)}/{_pct(0.40 * c.rule_buffer)}."
-        )
-    if c.ric:
-        out.append(
-            "- US RIC 25/5/50: no issuer above 25%, issuers above 5% together at most 50%; "
-            f"enforced on buffered targets {_pct(0.05 * c.rule_buffer)}/"
-            f"{_pct(0.25 * c.rule_buffer)}/{_pct(0.50 * c.rule_buffer)}."
-        )
-    if c.stage_bounds:
-        how = (
-            "a company's weight is split over its stages by revenue share"
-            if c.stage_weighting == "revenue_share"
-            else "a company's whole weight counts in its primary stage"
-        )
-        out += [f"- Stage weights ({how}):", *_bounds(c.stage_bounds)]
-    if c.country_bounds:
-        out += ["- Country weights (domicile):", *_bounds(c.country_bounds)]
-    if c.commodity_bounds:
-        out += [
-            "- Commodity weights (a company counts fully toward every commodity it lists):",
-            *_bounds(c.commodity_bounds),
-        ]
-    budgets = [x for x in (c.max_china_score_avg, w.china_budget) if x is not None]
-    if budgets:
-        out.append(f"- Weighted average Chinese-exposure score at most {min(budgets):g}.")
-    if c.aum_usd is not None:
-        out.append(
-            f"- Liquidity capacity: weight x USD {c.aum_usd / 1e6:g}M <= {c.liquidity_k:g} x ADTV."
-        )
-    if c.max_turnover is not None:
-        out.append(f"- One-way turnover at most {_pct(c.max_turnover)} per rebalance.")
-    if c.min_names or c.max_names:
-        out.append(f"- Number of constituents between {c.min_names or 1} and {c.max_names or 'N'}.")
     months = ", ".join(dt.date(2000, mo, 1).strftime("%B") for mo in s.resolved_months())
     out += [
         "",

@@ -245,7 +245,7 @@ def run_variant(
     end: str | pd.Timestamp | None = None,
 ) -> dict[str, Any]:
     """One table row: the variant's id and parameters, the task's metrics, status and error, and
-    the warnings it raised (``;``-joined, e.g. a rule dropped for a small universe). Never raises
+    the warnings it raised (``;``-joined, e.g. a rule relaxed by name). Never raises
     for a failing variant: the error is the row's."""
     row: dict[str, Any] = {"variant_id": variant.variant_id, **_param_columns(variant.params)}
     if variant.methodology is None:

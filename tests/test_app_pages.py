@@ -108,9 +108,9 @@ def test_universe_rejects_a_bad_company_master_and_keeps_working():
 def test_methodology_form_reports_conflicting_constraints():
     at = _open("Methodology")
     _ok(at)
-    # stage floors of 60% for separation and 60% for metal and magnets: they cannot both hold; no
-    # relaxation of caps can help (the flagship relaxes caps only for a small universe). (A China
-    # budget no longer conflicts: researched names documented clean score 0.)
+    # stage floors of 60% for separation and 60% for metal and magnets: they cannot both hold;
+    # the flagship's allowed relaxations cannot help (stage bounds give way by 5 points at most).
+    # (A China budget no longer conflicts: researched names documented clean score 0.)
     stages = list(at.data_editor(key="mf_bounds").value["stage"])
     at.session_state["mf_bounds"] = {
         "edited_rows": {

@@ -240,14 +240,14 @@ def test_solver_infeasibility_is_diagnosed() -> None:
     assert "china_budget conflicts with the rest" in text
 
 
-def test_small_universe_relaxes_caps_when_asked() -> None:
+def test_ucits_is_never_dropped_for_a_small_universe() -> None:
+    """10 names cannot hold UCITS 5/10/40 (16 at least): relaxing the buffer toward the legal
+    rule cannot help, so the rebalance fails naming UCITS instead of dropping the rule."""
     uni = make_universe(10)
-    strict = meth("capped_mcap", ucits=True)
     with pytest.raises(InfeasibleError, match="UCITS"):
-        optimize(uni, None, strict)
-    relaxed = meth("capped_mcap", ucits=True, small_universe="relax_caps")
-    with pytest.warns(RuntimeWarning, match="small universe"):
-        res = optimize(uni, None, relaxed)
-    assert res.weights.sum() == pytest.approx(1)
-    assert res.weights.max() <= 0.1 + 1e-9  # 10 names: the cap lifts to exactly 10%
-    assert any("small universe" in note for note in res.diagnostics["warnings"])
+        optimize(uni, None, meth("capped_mcap", ucits=True))
+    relaxable = meth("capped_mcap", ucits=True, relax=[{"rule": "rule_buffer", "limit": 0.1}])
+    with pytest.raises(InfeasibleError) as err:
+        optimize(uni, None, relaxable)
+    assert "still infeasible with every allowed relaxation" in str(err.value)
+    assert any("UCITS" in c for c in err.value.conflicts)

@@ -60,6 +60,7 @@ UNIVERSE_COLUMNS = [
     "free_float",
     "member",
     "data_notes",
+    "near_miss",
     "evidenced_factors",
     "stage_fact",
     *STAGE_SHARE_COLUMNS,
@@ -320,6 +321,10 @@ def build_universe(
         _fmt(list(zip(adtv, adtv_min, strict=True)), low_adtv, "adtv_usd {0[0]:.0f} < {0[1]:.0f}"),
     ]
     reasons = [";".join(r for r in row if r) for row in zip(*msgs, strict=True)]
+    # failed only the size, liquidity or history screens: a methodology's top-up may add it
+    size_fails = short_hist.astype(int) + low_mcap.astype(int) + low_adtv.astype(int)
+    all_fails = np.sum([np.asarray(m) != "" for m in msgs], axis=0)
+    near_miss = (size_fails > 0) & (all_fails == size_fails)
     notes = [
         ";".join(n for n in pair if n)
         for pair in zip(
@@ -359,6 +364,7 @@ def build_universe(
             "free_float": free_float,
             "member": is_member,
             "data_notes": notes,
+            "near_miss": near_miss,
             "evidenced_factors": score["evidenced_factors"].to_numpy(dtype="int64"),
             "stage_fact": stages["stage_fact"].to_numpy(),
             **{col: stages[col].to_numpy(dtype=float) for col in STAGE_SHARE_COLUMNS},

@@ -87,6 +87,12 @@ def backtest(
             f"vs {result.benchmark_name}: excess CAGR {metrics.get('excess_cagr', float('nan')):.2%}, "
             f"tracking error {metrics.get('tracking_error', float('nan')):.2%}"
         )
+    if metrics.get("rebalances_relaxed"):
+        typer.echo(
+            f"relaxed: rules gave way at {metrics['rebalances_relaxed']} of "
+            f"{metrics['rebalances']} rebalances (worst: {metrics['worst_relaxation']}); "
+            "each is listed under 'relaxed' in metrics.json"
+        )
     for note in result.notes[:5]:
         typer.echo(f"note: {note}", err=True)
     if len(result.notes) > 5:

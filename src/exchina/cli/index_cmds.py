@@ -111,8 +111,11 @@ def rebalance_cmd(
         f"solver {r['optimizer']['solver']} ({r['optimizer']['status']})"
         + (f"; turnover {r['turnover']:.1%}" if r["turnover"] is not None else "")
     )
+    for relaxed in result.relaxations:
+        typer.echo(relaxed.text())
     for note in r["optimizer"]["warnings"]:
-        typer.echo(f"warning: {note}")
+        if not note.startswith("relaxed "):
+            typer.echo(f"warning: {note}")
     typer.echo(f"wrote {out}")
 
 
