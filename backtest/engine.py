@@ -262,6 +262,12 @@ def run_backtest(
         if isinstance(uni, pd.DataFrame) and not uni.empty:
             universes.append(uni.rename_axis("ticker").reset_index().assign(date=day))
     if not targets:
+        if isinstance(error, InfeasibleError):
+            # a store lacking most of the universe is missing data, not the methodology's fault
+            from exchina.universe.coverage import check_coverage
+
+            last = pd.Timestamp(sched["review"].iloc[-1])
+            check_coverage(market.asof(last), methodology.universe, master, last)
         if error is not None:
             raise error
         raise MissingDataError(f"no rebalance produced weights between {lo.date()} and {hi.date()}")
@@ -344,6 +350,7 @@ def run_backtest(
         gaps=sim.gaps,
         label=market.label,
         synthetic=market.synthetic,
+        store_version=market.meta.get("store_version"),
         benchmark_name=name,
         peer_name=peer_name,
         peer_weights=comparison.weights if comparison is not None else None,

@@ -14,9 +14,11 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from exchina.cli.common import JsonOpt, SourceOpt, StoreOpt
+from exchina.cli.common import AsStoredOpt, JsonOpt, SourceOpt, StoreOpt
 from exchina.core.atomic import write_atomic
+from exchina.core.csvsafe import csv_text
 from exchina.core.errors import InputError
+from exchina.core.inputs import parse_date
 from exchina.core.paths import methodology_file
 from exchina.universe import UniverseRules, build_universe, explain
 from exchina.universe.review import evidence_summary
@@ -49,12 +51,7 @@ def _rules(path: Path | None) -> tuple[UniverseRules, str]:
 
 
 def _date(text: str | None) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    try:
-        return pd.Timestamp(text)
-    except ValueError:
-        raise InputError(f"expected a date YYYY-MM-DD, got '{text}'", field="--date") from None
+    return parse_date(text, "--date")
 
 
 def universe(
@@ -71,6 +68,7 @@ def universe(
     ] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the full universe table as CSV.")
@@ -105,11 +103,11 @@ def universe(
 
     from exchina.core.sources import load_market
 
-    market = load_market(source, str(store) if store else None)
+    market = load_market(source, str(store) if store else None, as_stored=as_stored)
     t = t if t is not None else market.as_of
     u = build_universe(t, rules, market)
     if out is not None:
-        write_atomic(out, u.assign(market_source=market.label).to_csv())
+        write_atomic(out, csv_text(u.assign(market_source=market.label)))
     if as_json:
         payload = {
             "date": str(t.date()),
