@@ -344,6 +344,7 @@ def run_backtest(
         gaps=sim.gaps,
         label=market.label,
         synthetic=market.synthetic,
+        store_version=market.meta.get("store_version"),
         benchmark_name=name,
         peer_name=peer_name,
         peer_weights=comparison.weights if comparison is not None else None,

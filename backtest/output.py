@@ -20,6 +20,7 @@ from exchina.backtest.metrics import performance_metrics
 from exchina.backtest.report import render_report
 from exchina.backtest.result import BacktestResult
 from exchina.core.atomic import Writer, check_output_folder, write_outputs
+from exchina.core.csvsafe import to_csv_safe
 
 
 def _json_safe(value: object) -> object:
@@ -77,6 +78,7 @@ def _files(
     gaps = result.gaps.astype({c: "string" for c in result.gaps.columns if c != "rows"})
     doc = {
         "data_source": src,
+        "store_version": result.store_version,
         "synthetic": result.synthetic,
         "metrics": metrics,
         "peer": _peer_metrics(result),
@@ -90,8 +92,8 @@ def _files(
     }
     text = json.dumps(_json_safe(doc), indent=2, default=str)
     return {
-        "levels.csv": lambda p: levels.to_csv(
-            p, index=False, float_format="%.10g", date_format="%Y-%m-%d"
+        "levels.csv": lambda p: to_csv_safe(
+            levels, p, index=False, float_format="%.10g", date_format="%Y-%m-%d"
         ),
         "levels.parquet": lambda p: levels.to_parquet(p, index=False),
         "weights.parquet": lambda p: weights.to_parquet(p, index=False),

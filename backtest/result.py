@@ -31,6 +31,7 @@ class BacktestResult:
     benchmark_name: the benchmark ticker or methodology name (None without one)
     peer_name, peer_weights, peer_universe: a methodology run beside the index (levels column
                ``peer``, or the benchmark itself when that is a methodology), for comparisons
+    store_version: the market-data store version read (None for the demo market)
     relaxations: long frame, one row per rule that gave way at a rebalance (``date``, ``rule``,
                ``amount``, ``limit``, ``breaches``, ``names``); ``costs`` counts them per rebalance
     notes:     human-readable notes (names dropped for lack of a price, rebalance statuses, ...)
@@ -55,6 +56,7 @@ class BacktestResult:
     peer_prices_usd: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    store_version: str | None = None
     relaxations: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(RELAXATION_COLUMNS))
     )

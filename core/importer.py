@@ -25,15 +25,20 @@ Every file is read and validated before anything is written; one bad file reject
 from __future__ import annotations
 
 import csv
+import gzip
 import io
+import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from exchina.core.atomic import os_error
 from exchina.core.errors import InputError
 from exchina.core.fx import SUFFIX_CURRENCY, fx_currency, infer_currency, normalise_currency
+from exchina.core.inputs import check_ticker
 from exchina.core.store import MarketStore, WriteSummary
 from exchina.core.validate import validate_prices
 
@@ -107,9 +112,72 @@ def ticker_from_filename(path: Path) -> str:
     return name
 
 
+def _csv_text(path: Path) -> str:
+    """The file's text: UTF-8 (a BOM allowed), gzip-compressed when it ends in ``.gz``."""
+    try:
+        data = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno:
+            raise os_error(exc, path) from None
+        raise InputError(f"not a readable gzip file ({exc})", file=path) from None
+    if b"\x00" in data[:4096]:
+        raise InputError("binary data, not a CSV text file", file=path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save the file as UTF-8",
+            file=path,
+            row=line,
+        ) from None
+
+
+def _parse_csv(text: str, path: Path, **kwargs) -> pd.DataFrame:
+    """``pandas.read_csv`` of text; a row with more fields than the header, an unclosed quote or
+    any other parser error is an ``InputError`` naming the file."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                index_col=False,
+                **kwargs,
+            )
+    except (pd.errors.ParserError, pd.errors.ParserWarning, csv.Error, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        hint = " (an unclosed quote?)" if "EOF" in detail else ""
+        raise InputError(
+            f"cannot parse as CSV: {detail}{hint}; every row needs the header's fields",
+            file=path,
+        ) from None
+
+
+def _check_header(names: list[str], path: Path) -> None:
+    """Two columns that mean the same field (``Close`` twice) are an error, not a guess."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        key = _ALIASES.get(_key(name))
+        if key is None:
+            continue
+        if key in seen:
+            raise InputError(
+                f"duplicate column {name!r} (columns {seen[key]} and {i} are both {key})",
+                file=path,
+                row=1,
+                field=name,
+            )
+        seen[key] = i
+
+
 def _read_csv(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
     """Raw text frames with canonical column names and their spreadsheet row numbers."""
-    text = path.read_text(encoding="utf-8-sig")
+    text = _csv_text(path)
     if not text.strip():
         raise InputError("empty file", file=path)
     lines = text.splitlines()
@@ -118,13 +186,7 @@ def _read_csv(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
     if head and _key(head[0]) == "price" and second and _key(second[0]) == "ticker":
         # yfinance download().to_csv(): Price / Ticker / Date header lines, then data.
         skip = 3 if len(lines) > 2 and _key(lines[2].split(",")[0]) == "date" else 2
-        body = pd.read_csv(
-            io.StringIO("\n".join(lines[skip:])),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-        )
+        body = _parse_csv("\n".join(lines[skip:]), path, header=None)
         rows = np.arange(skip + 1, skip + 1 + len(body))
         tickers = list(dict.fromkeys(t for t in second[1:] if t))
         out = []
@@ -136,7 +198,8 @@ def _read_csv(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
             frame = body[list(cols)].set_axis(list(cols.values()), axis=1).assign(ticker=t)
             out.append((frame, rows))
         return out
-    body = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
+    _check_header(head, path)
+    body = _parse_csv(text, path)
     return [(_canonical(body, path), np.arange(2, 2 + len(body)))]
 
 
@@ -248,6 +311,9 @@ def read_price_file(
 
 
 def _series(frame: pd.DataFrame, ticker: str, currency: str | None, path: Path) -> ImportedSeries:
+    check_ticker(
+        ticker, file=str(path), row=int(frame["_row"].iloc[0]) if "_row" in frame else None
+    )
     fx_ccy = fx_currency(ticker)
     if fx_ccy:
         frame = frame.assign(currency="USD", currency_inferred=False)
@@ -301,10 +367,14 @@ def import_files(
     store: MarketStore | None = None,
     ticker: str | None = None,
     currency: str | None = None,
+    replace_series: bool = False,
 ) -> ImportReport:
-    """Read, validate and store price (or FX) files; nothing is written unless all pass."""
+    """Read, validate and store price (or FX) files in one store commit; nothing is written
+    unless all pass. ``replace_series`` replaces each ticker's whole stored price series."""
     if not paths:
         raise InputError("no files given")
+    if ticker:
+        check_ticker(ticker, field="--ticker")
     if ticker and len(paths) > 1:
         raise InputError("--ticker applies to a single file", field="ticker")
     store = store or MarketStore()
@@ -314,7 +384,11 @@ def import_files(
     prices = [s.frame.assign(source=label[s.file]) for s in series if s.kind == "prices"]
     fxs = [s.frame.assign(source=label[s.file]) for s in series if s.kind == "fx"]
     with store.lock():
-        p_sum = store.write_prices(pd.concat(prices, ignore_index=True)) if prices else None
+        p_sum = (
+            store.write_prices(pd.concat(prices, ignore_index=True), replace_series=replace_series)
+            if prices
+            else None
+        )
         f_sum = None
         for f in fxs:
             s = store.write_fx(f, source=str(f["source"].iloc[0]))

@@ -40,13 +40,20 @@ def load_market(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
     seed: int = DEMO_SEED,
+    as_stored: str | int | None = None,
 ) -> Market:
     """The market from ``source``: ``store``, ``demo`` (synthetic) or ``auto`` (the store when it
-    holds prices, else the demo with a one-line notice on stderr)."""
+    holds prices, else the demo with a one-line notice on stderr). ``as_stored`` reads the store
+    as it was at that version or time (``--as-stored``); it implies ``source="store"``."""
     if source not in SOURCES:
         raise InputError(
             f"unknown source {source!r}; use one of {', '.join(SOURCES)}", field="source"
         )
+    if as_stored is not None:
+        if source == "demo":
+            raise InputError("--as-stored reads the store; drop --source demo", field="--as-stored")
+        root = store.root if isinstance(store, MarketStore) else store
+        store, source = MarketStore(root, as_stored=as_stored), "store"
     st = store if isinstance(store, MarketStore) else MarketStore(store)
     if source == "auto":
         source = "store" if st.has_prices() else "demo"
@@ -111,7 +118,9 @@ def market_from_store(
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
 ) -> Market:
-    """Pivot the store's long tables into a ``Market`` (see the module docstring)."""
+    """Pivot the store's long tables into a ``Market`` (see the module docstring); every table
+    is read at one store version, recorded in ``meta["store_version"]``."""
+    store = store.pinned()
     px = store.read_prices(tickers, start, end)
     if not len(px):
         raise MissingDataError(
@@ -159,7 +168,11 @@ def market_from_store(
     sources = sorted(set(px["source"].astype(str)))
     kinds = sorted({_kind(s) for s in sources})
     synthetic = DEMO_SOURCE in sources
-    meta = {"store": str(store.root), "sources": ";".join(sources)}
+    meta = {
+        "store": str(store.root),
+        "store_version": str(store.version()),
+        "sources": ";".join(sources),
+    }
     meta |= {k: ";".join(v) for k, v in notes.items() if v}
     return Market(
         close=close,

@@ -1,27 +1,34 @@
-"""The market-data store: long-format Parquet tables of prices, FX and shares outstanding.
+"""The market-data store: one Delta Lake table of prices, FX and shares outstanding.
 
 Layout under the store folder (``exchina.core.paths.store_dir``)::
 
-    prices/<year>.parquet   date, ticker, close, adj_close, dividends, splits, volume, currency,
-                            currency_inferred, source, stored_at
-    fx/<year>.parquet       date, currency, usd_per_unit, source, stored_at
-    shares/<year>.parquet   date, ticker, shares, source, stored_at
+    market/                 a Delta Lake table (delta-rs): Parquet data files partitioned by
+      _delta_log/           kind (prices | fx | shares) and year, and the JSON commit log
     .lock                   held while anything is written
+    legacy-parquet/         the pre-Delta ``prices/fx/shares/<year>.parquet`` files, moved
+                            here (never deleted) when the store is migrated on first use
 
-Partitioning by calendar year keeps an incremental update (new days) to rewriting one small file,
-and a full read to a handful of files. Every write is validated first, then merged into the
-partitions it touches: rows with new keys are appended, rows whose values changed replace the old
-ones (a revision, with a new ``stored_at``), identical rows keep their old ``stored_at`` and a
-partition with nothing new is not rewritten at all (re-importing a file changes no byte). Each
-file is written to a temporary name and renamed over the old one (atomic on POSIX), under a file
-lock, so a crash or a second writer can never leave a half-written table. A write of nothing is a
-no-op, never a truncation.
+Each kind is read as its own long table (``TableSpec``): prices ``date, ticker, close,
+adj_close, dividends, splits, volume, currency, currency_inferred``; FX ``date, currency,
+usd_per_unit``; shares ``date, ticker, shares``; each row with ``source`` and ``stored_at``.
+
+Transactions: every write made while ``lock()`` is held (an import, a fetch, a removal) is merged
+in memory and committed as ONE Delta commit when the outermost ``lock()`` exits, so a SIGKILL, a
+full disk or a damaged neighbour leaves the store at the old version or the new one, never a mix.
+Rows with new keys are appended, rows whose values changed replace the old ones (a revision with
+a new ``stored_at``), identical rows keep their ``stored_at``, and a write that changes nothing
+makes no commit at all (re-importing a file changes no byte). A ticker's rows in another currency
+than the one stored are refused unless the whole series is replaced (``replace_series``).
+
+Versions: ``version()`` is the Delta table version; ``MarketStore(root, as_stored=V)`` reads the
+data exactly as stored at version ``V`` or at a timestamp (time travel). ``verify()`` checks the
+commit log and every data file and names the repair of each damaged one.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
+import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +41,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from exchina.core.errors import InputError, LockHeldError
+from exchina.core.atomic import os_error
+from exchina.core.errors import (
+    DamagedDataError,
+    FileSystemError,
+    InputError,
+    LockHeldError,
+)
 from exchina.core.fx import KNOWN_CURRENCIES
 from exchina.core.paths import store_dir
 from exchina.core.validate import PRICE_COLUMNS, parse_dates, validate_prices
@@ -141,60 +154,271 @@ def _merge(
     return out, int(new_only.sum()), int((both & ~same).sum()), int(same.sum())
 
 
-def _atomic_write(frame: pd.DataFrame, path: Path, schema: pa.Schema) -> None:
-    """Write ``frame`` to ``path`` through a temporary file and an atomic rename."""
-    table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+DELTA_DIR = "market"
+LEGACY_DIR = "legacy-parquet"
+_VALUE_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    *[(c, pa.float64()) for c in ("close", "adj_close", "dividends", "splits", "volume")],
+    ("currency", pa.string()),
+    ("currency_inferred", pa.bool_()),
+    ("usd_per_unit", pa.float64()),
+    ("shares", pa.float64()),
+)
+DELTA_SCHEMA = pa.schema(
+    [
+        ("kind", pa.string()),
+        ("year", pa.int32()),
+        ("date", pa.timestamp("us")),
+        ("key", pa.string()),
+        *_VALUE_COLUMNS,
+        ("source", pa.string()),
+        ("stored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+"""The one Delta table's columns; ``key`` is the ticker (prices, shares) or currency (FX)."""
+
+
+def _to_delta(spec: TableSpec, frame: pd.DataFrame, year: int) -> pa.Table:
+    """Rows of one spec-shaped partition in the unified Delta schema."""
+    n = len(frame)
+    cols: dict[str, pa.Array] = {
+        "kind": pa.array([spec.name] * n, pa.string()),
+        "year": pa.array([year] * n, pa.int32()),
+        "date": pa.array(
+            pd.to_datetime(frame["date"]).astype("datetime64[us]"), pa.timestamp("us")
+        ),
+        "key": pa.array(frame[spec.keys[0]].astype("string"), pa.string()),
+    }
+    for name, typ in _VALUE_COLUMNS:
+        if name in spec.values:
+            values = frame[name]
+            if typ == pa.float64():
+                values = pd.to_numeric(values, errors="coerce").astype("float64")
+            elif typ == pa.bool_():
+                values = values.astype(bool)
+            else:
+                values = values.astype("string")
+            cols[name] = pa.array(values, typ, from_pandas=True)
+        else:
+            cols[name] = pa.nulls(n, typ)
+    cols["source"] = pa.array(frame["source"].astype("string"), pa.string())
+    stamps = pd.to_datetime(frame["stored_at"], utc=True).astype("datetime64[us, UTC]")
+    cols["stored_at"] = pa.array(stamps, pa.timestamp("us", tz="UTC"))
+    return pa.table(cols, schema=DELTA_SCHEMA)
+
+
+def _projection(spec: TableSpec, columns: list[str]) -> dict[str, ds.Expression]:
+    """Arrow projection from the Delta schema to a spec's column names."""
+    return {c: ds.field("key" if c == spec.keys[0] else c) for c in columns}
+
+
+def parse_as_stored(value: str | int | None) -> int | pd.Timestamp | None:
+    """``--as-stored``: a store version (integer) or an ISO timestamp (UTC if no offset)."""
+    if value is None or isinstance(value, int):
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
     try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        t = pd.Timestamp(text)
+    except ValueError:
+        t = None
+    if t is None or pd.isna(t) or not re.match(r"^\d{4}-\d{2}-\d{2}", text):
+        raise InputError(
+            f"expected a store version (0, 1, ...) or a time YYYY-MM-DD[THH:MM[:SS]], got {text!r}",
+            field="--as-stored",
+        )
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 class MarketStore:
     """A market-data store folder; see the module docstring for layout and guarantees."""
 
-    def __init__(self, root: str | Path | None = None, lock_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        root: str | Path | None = None,
+        lock_timeout: float = 30.0,
+        as_stored: str | int | pd.Timestamp | None = None,
+    ) -> None:
         self.root = store_dir(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise FileSystemError(
+                f"{self.root}: is a file; the store (--store, $EXCHINA_STORE) must be a folder"
+            )
         self.lock_timeout = lock_timeout
+        self.as_stored = (
+            as_stored if isinstance(as_stored, pd.Timestamp) else parse_as_stored(as_stored)
+        )
         self._lock: FileLock | None = None
+        self._depth = 0
+        self._pending: dict[tuple[str, int], pd.DataFrame] = {}
+        self._touched: dict[tuple[str, int], TableSpec] = {}
 
     def __repr__(self) -> str:
         return f"MarketStore({str(self.root)!r})"
 
+    @property
+    def table_path(self) -> Path:
+        """The Delta table folder."""
+        return self.root / DELTA_DIR
+
+    # -- transactions ------------------------------------------------------------------------
+
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the store's write lock (re-entrant within this object); LockHeldError if another
-        process keeps it longer than ``lock_timeout`` seconds."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Hold the store's write lock and make one transaction: every write inside is committed
+        as one Delta commit when the outermost ``lock()`` exits without an error (nothing is
+        written otherwise). LockHeldError if another process keeps the lock longer than
+        ``lock_timeout`` seconds."""
+        if self.as_stored is not None:
+            raise InputError(
+                f"the store is opened as stored at {self.as_stored}; it is read-only",
+                field="--as-stored",
+            )
+        outermost = self._depth == 0
+        if outermost:
+            self._acquire()
+        self._depth += 1
+        try:
+            if outermost:
+                self._migrate_locked()
+            yield
+            if outermost and self._pending:
+                self._commit()
+        finally:
+            self._depth -= 1
+            if outermost:
+                self._pending, self._touched = {}, {}
+                assert self._lock is not None
+                self._lock.release()
+
+    def _acquire(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise os_error(exc, self.root) from None
         if self._lock is None:
             self._lock = FileLock(str(self.root / ".lock"), timeout=self.lock_timeout)
-        lock = self._lock
         try:
-            lock.acquire()
+            self._lock.acquire()
         except Timeout as exc:
             raise LockHeldError(
                 f"the store {self.root} is locked by another exchina process "
                 f"(waited {self.lock_timeout:g} s); try again when it has finished"
             ) from exc
+        except OSError as exc:
+            raise os_error(exc, self.root / ".lock") from None
+
+    def _commit(self) -> None:
+        """Write every pending partition in one Delta commit (replace-where on the partitions)."""
+        from deltalake import write_deltalake
+
+        parts = [
+            _to_delta(self._touched[key], frame, key[1]) for key, frame in self._pending.items()
+        ]
+        table = pa.concat_tables(parts)
+        exists = self._exists()
+        where = " OR ".join(
+            f"(kind = '{kind}' AND year = {year})" for kind, year in sorted(self._pending)
+        )
         try:
-            yield
-        finally:
-            lock.release()
+            if exists:
+                write_deltalake(
+                    str(self.table_path),
+                    table,
+                    partition_by=["kind", "year"],
+                    mode="overwrite",
+                    predicate=where,
+                )
+            else:
+                write_deltalake(
+                    str(self.table_path), table, partition_by=["kind", "year"], mode="append"
+                )
+        except OSError as exc:
+            raise os_error(exc, self.table_path) from None
+        except Exception as exc:  # delta-rs raises its own error types for I/O failures
+            raise FileSystemError(
+                f"{self.table_path}: the write could not be committed ({exc}); nothing was "
+                "stored (the store is as before). Free space or fix permissions and rerun"
+            ) from None
+
+    # -- the Delta table -----------------------------------------------------------------------
+
+    def _exists(self) -> bool:
+        return (self.table_path / "_delta_log").is_dir() and any(
+            (self.table_path / "_delta_log").glob("*.json")
+        )
+
+    def _delta(self):
+        """The DeltaTable at the pinned version (or the latest); None before the first write."""
+        from deltalake import DeltaTable
+
+        self._migrate_if_needed()
+        if not self._exists():
+            if self.as_stored is not None:
+                raise InputError(
+                    f"the store at {self.root} holds no versions yet", field="--as-stored"
+                )
+            return None
+        try:
+            if isinstance(self.as_stored, int):
+                return DeltaTable(str(self.table_path), version=self.as_stored)
+            dt = DeltaTable(str(self.table_path))
+            if isinstance(self.as_stored, pd.Timestamp):
+                dt.load_as_version(self.as_stored.to_pydatetime())
+            return dt
+        except Exception as exc:
+            if self.as_stored is not None:
+                raise InputError(
+                    f"no store version {self.as_stored} in {self.root} ({_first_line(exc)}); "
+                    "`exchina data versions` lists them",
+                    field="--as-stored",
+                ) from None
+            raise DamagedDataError(
+                f"{self.table_path / '_delta_log'}: the store's commit log is unreadable "
+                f"({_first_line(exc)}); run `exchina data verify --store {self.root}`"
+            ) from None
+
+    def version(self) -> int | None:
+        """The store version reads see (the Delta table version); None for an empty store."""
+        dt = self._delta()
+        return None if dt is None else int(dt.version())
+
+    def pinned(self) -> MarketStore:
+        """A read-only view of this store at its current version (consistent multi-table reads)."""
+        v = self.version()
+        return (
+            self if v is None or self.as_stored is not None else MarketStore(self.root, as_stored=v)
+        )
+
+    def versions(self) -> pd.DataFrame:
+        """The commit history: version, time (UTC), operation and rows added."""
+        dt = self._delta()
+        if dt is None:
+            return pd.DataFrame(columns=["version", "time", "operation", "rows_added"])
+        rows = [
+            {
+                "version": int(h["version"]),
+                "time": pd.Timestamp(h["timestamp"], unit="ms", tz="UTC"),
+                "operation": h.get("operation", ""),
+                "rows_added": (h.get("operationMetrics") or {}).get("num_added_rows"),
+            }
+            for h in dt.history()
+        ]
+        return pd.DataFrame(rows).sort_values("version").reset_index(drop=True)
 
     # -- generic table plumbing -------------------------------------------------------------
 
-    def _files(self, spec: TableSpec, start=None, end=None) -> list[Path]:
-        folder = self.root / spec.name
-        if not folder.is_dir():
-            return []
-        lo = pd.Timestamp(start).year if start is not None else -1
-        hi = pd.Timestamp(end).year if end is not None else 10**6
-        return sorted(
-            p for p in folder.glob("*.parquet") if p.stem.isdigit() and lo <= int(p.stem) <= hi
-        )
+    def _partition(self, spec: TableSpec, year: int) -> pd.DataFrame:
+        """One (kind, year) partition as a spec-shaped frame: pending if any, else stored."""
+        key = (spec.name, year)
+        if key in self._pending:
+            return self._pending[key]
+        frame = self._read(spec, None, f"{year}-01-01", f"{year}-12-31")
+        return frame[list(spec.schema.names)]
+
+    def _stage(self, spec: TableSpec, year: int, frame: pd.DataFrame) -> None:
+        self._pending[(spec.name, year)] = frame.reset_index(drop=True)
+        self._touched[(spec.name, year)] = spec
 
     def _write(self, spec: TableSpec, frame: pd.DataFrame, source: str | None) -> WriteSummary:
         summary = WriteSummary(spec.name)
@@ -206,21 +430,35 @@ class MarketStore:
         new["source"] = frame["source"].astype(str) if source is None else source
         years = new["date"].dt.year
         with self.lock():
-            now = pd.Timestamp.now(tz="UTC")
+            now = pd.Timestamp.now(tz="UTC").floor("us")
             for year, part in new.groupby(years, sort=True):
-                path = self.root / spec.name / f"{int(year)}.parquet"
-                old = (
-                    pq.read_table(path).to_pandas()
-                    if path.exists()
-                    else pd.DataFrame({c: pd.Series(dtype=object) for c in spec.schema.names})
-                )
+                old = self._partition(spec, int(year))
                 merged, added, revised, unchanged = _merge(old, part, spec, now)
                 summary.added += added
                 summary.revised += revised
                 summary.unchanged += unchanged
                 if added or revised:
-                    _atomic_write(merged, path, spec.schema)
-                    summary.files_written.append(str(path))
+                    self._stage(spec, int(year), merged)
+                    summary.files_written.append(f"{spec.name}/{int(year)}")
+        return summary
+
+    def _remove(self, spec: TableSpec, keys: list[str], start=None, end=None) -> WriteSummary:
+        """Delete the rows of ``keys`` in ``[start, end]`` (all dates when None), in the
+        current transaction; ``revised`` counts the rows removed."""
+        summary = WriteSummary(spec.name)
+        found = self._read(spec, keys, start, end, columns=["date", spec.keys[0]])
+        with self.lock():
+            pending_years = {y for (k, y) in self._pending if k == spec.name}
+            years = sorted(set(found["date"].dt.year.astype(int)) | pending_years)
+            lo = pd.Timestamp(start) if start is not None else pd.Timestamp.min
+            hi = pd.Timestamp(end) if end is not None else pd.Timestamp.max
+            for year in years:
+                old = self._partition(spec, year)
+                drop = old[spec.keys[0]].astype(str).isin(keys) & old["date"].between(lo, hi)
+                if drop.any():
+                    self._stage(spec, year, old[~drop.to_numpy()])
+                    summary.revised += int(drop.sum())
+                    summary.files_written.append(f"{spec.name}/{year}")
         return summary
 
     def _read(
@@ -231,41 +469,115 @@ class MarketStore:
         end=None,
         columns: list[str] | None = None,
     ) -> pd.DataFrame:
-        files = self._files(spec, start, end)
         cols = columns or spec.schema.names
-        if not files:
-            empty = spec.schema.empty_table().to_pandas()[cols]
-            return empty.astype({"date": "datetime64[ns]"}) if "date" in cols else empty
-        dataset = ds.dataset([str(p) for p in files], schema=spec.schema, format="parquet")
-        expr = None
+        dt = self._delta()
+        if dt is None:
+            return _empty(spec, cols)
+        expr = ds.field("kind") == spec.name
         if key_values is not None:
-            expr = ds.field(spec.keys[0]).isin(list(key_values))
+            expr &= ds.field("key").isin(pa.array([str(k) for k in key_values], pa.string()))
         if start is not None:
-            e = ds.field("date") >= pa.scalar(pd.Timestamp(start), pa.timestamp("ms"))
-            expr = e if expr is None else expr & e
+            t = pd.Timestamp(start)
+            expr &= (ds.field("year") >= t.year) & (
+                ds.field("date") >= pa.scalar(t.to_pydatetime(), pa.timestamp("us"))
+            )
         if end is not None:
-            e = ds.field("date") <= pa.scalar(pd.Timestamp(end), pa.timestamp("ms"))
-            expr = e if expr is None else expr & e
-        out = dataset.to_table(columns=cols, filter=expr).to_pandas()
+            t = pd.Timestamp(end)
+            expr &= (ds.field("year") <= t.year) & (
+                ds.field("date") <= pa.scalar(t.to_pydatetime(), pa.timestamp("us"))
+            )
+        try:
+            table = dt.to_pyarrow_dataset().to_table(columns=_projection(spec, cols), filter=expr)
+        except (OSError, pa.ArrowException) as exc:
+            raise DamagedDataError(
+                f"{self.root}: a store data file cannot be read ({_first_line(exc)}); run "
+                f"`exchina data verify --store {self.root}` to name it and the repair"
+            ) from None
+        out = table.to_pandas()
         if "date" in out.columns:
             out["date"] = out["date"].astype("datetime64[ns]")
-        return out
+        if "stored_at" in out.columns:
+            out["stored_at"] = out["stored_at"].astype("datetime64[us, UTC]")
+        for c in cols:
+            if c in spec.schema.names and pa.types.is_string(spec.schema.field(c).type):
+                out[c] = out[c].astype(object).where(out[c].notna(), None)
+        return (
+            out.sort_values([spec.keys[0], "date"], kind="stable").reset_index(drop=True)
+            if {
+                spec.keys[0],
+                "date",
+            }
+            <= set(out.columns)
+            else out
+        )
 
     # -- prices ------------------------------------------------------------------------------
 
     def write_prices(
-        self, frame: pd.DataFrame, source: str | None = None, origin: str | None = None
+        self,
+        frame: pd.DataFrame,
+        source: str | None = None,
+        origin: str | None = None,
+        replace_series: bool = False,
     ) -> WriteSummary:
         """Validate and merge long price rows (``PRICE_COLUMNS``); ``source`` labels them (else
         the frame's own ``source`` column does).
 
         ``origin`` names the input in error messages (a file, ``yahoo``). Nothing is written
-        unless every row passes.
+        unless every row passes. A ticker whose rows are in another currency than its stored
+        series is refused unless ``replace_series``, which replaces each given ticker's whole
+        stored history with these rows (one commit).
         """
         if frame is None or not len(frame):
             return WriteSummary(PRICES.name)
         clean, _ = validate_prices(frame, file=origin)
-        return self._write(PRICES, clean, source)
+        tickers = sorted(clean["ticker"].astype(str).unique())
+        with self.lock():
+            if replace_series:
+                removed = self._remove(PRICES, tickers)
+                out = self._write(PRICES, clean, source)
+                out.revised += removed.revised
+                return out
+            self._check_currency(clean, tickers, origin)
+            return self._write(PRICES, clean, source)
+
+    def _check_currency(self, clean: pd.DataFrame, tickers: list[str], origin: str | None) -> None:
+        """Refuse rows whose currency differs from the ticker's stored (or pending) series."""
+        per = clean.groupby(clean["ticker"].astype(str))["currency"].agg(lambda c: sorted(set(c)))
+        for t, codes in per.items():
+            if len(codes) > 1:
+                raise InputError(
+                    f"{t} has rows in {', '.join(codes)}; one series has one currency",
+                    file=origin,
+                    field="currency",
+                )
+        stored = self._read(PRICES, tickers, columns=["ticker", "currency"])
+        pending = [
+            f[f["ticker"].astype(str).isin(tickers)][["ticker", "currency"]]
+            for (kind, _), f in self._pending.items()
+            if kind == PRICES.name
+        ]
+        have = pd.concat([stored, *pending], ignore_index=True).drop_duplicates()
+        for t, code in have.itertuples(index=False):
+            new = per.get(str(t))
+            if new and str(code) != new[0]:
+                raise InputError(
+                    f"{t} is stored in {code} but these rows are in {new[0]}; refusing to "
+                    f"relabel its history. To replace the whole {t} series, import again with "
+                    "--replace-series",
+                    file=origin,
+                    field="currency",
+                )
+
+    def remove(self, table: str, keys: list[str], start=None, end=None) -> WriteSummary:
+        """Remove the rows of ``keys`` (tickers, or currencies for ``fx``) in ``[start, end]``
+        from ``table`` (``prices``, ``fx`` or ``shares``) in one commit; ``revised`` counts the
+        rows removed."""
+        spec = {s.name: s for s in (PRICES, FX, SHARES)}.get(table)
+        if spec is None:
+            raise InputError(f"unknown table {table!r} (prices, fx or shares)", field="table")
+        with self.lock():
+            return self._remove(spec, [str(k) for k in keys], start, end)
 
     def read_prices(
         self, tickers: list[str] | None = None, start=None, end=None, columns=None
@@ -274,8 +586,18 @@ class MarketStore:
         return self._read(PRICES, tickers, start, end, columns)
 
     def has_prices(self) -> bool:
-        """True when the store holds any price row."""
-        return bool(self._files(PRICES))
+        """True when the store holds any price row (from the commit log, no data read)."""
+        dt = self._delta()
+        if dt is None:
+            return False
+        adds = pa.table(dt.get_add_actions(flatten=True))
+        if "partition.kind" not in adds.column_names:
+            return False
+        kinds = adds.column("partition.kind").to_pylist()
+        rows = adds.column("num_records").to_pylist()
+        return any(
+            k == PRICES.name and (n is None or n > 0) for k, n in zip(kinds, rows, strict=True)
+        )
 
     # -- FX ----------------------------------------------------------------------------------
 
@@ -315,7 +637,7 @@ class MarketStore:
 
     def info(self) -> pd.DataFrame:
         """One row per ticker (prices, shares) or currency (FX): first and last date, rows,
-        currency, sources and when it was last stored (aggregated in Arrow, file by file)."""
+        currency, sources and when it was last stored (aggregated in pandas, table by table)."""
         parts = []
         for spec in (PRICES, FX, SHARES):
             key = spec.keys[0]
@@ -323,16 +645,12 @@ class MarketStore:
                     ("source", "distinct")]  # fmt: skip
             if spec is PRICES:
                 aggs += [("currency", "last"), ("currency_inferred", "any")]
-            for path in self._files(spec):
-                cols = list(dict.fromkeys([key, *(a[0] for a in aggs)]))
+            cols = list(dict.fromkeys([key, *(a[0] for a in aggs)]))
+            frame = self._read(spec, columns=cols)
+            if len(frame):
+                table = pa.Table.from_pandas(frame, preserve_index=False)
                 parts.append(
-                    (
-                        spec.name,
-                        pq.read_table(path, columns=cols)
-                        .group_by(key, use_threads=False)
-                        .aggregate(aggs)
-                        .to_pandas(),
-                    )
+                    (spec.name, table.group_by(key, use_threads=False).aggregate(aggs).to_pandas())
                 )
         cols = ["table", "key", "first", "last", "rows", "currency", "currency_inferred"]
         if not parts:
@@ -375,6 +693,159 @@ class MarketStore:
         out["first"] = out["first"].astype("datetime64[ns]")
         out["last"] = out["last"].astype("datetime64[ns]")
         return out.reset_index(drop=True)
+
+    # -- migration, verification, repair --------------------------------------------------
+
+    def _legacy_files(self) -> dict[str, list[Path]]:
+        """Pre-Delta partition files still in place: table name -> ``<year>.parquet`` files."""
+        out = {}
+        for spec in (PRICES, FX, SHARES):
+            folder = self.root / spec.name
+            if folder.is_dir():
+                files = sorted(p for p in folder.glob("*.parquet") if p.stem.isdigit())
+                if files:
+                    out[spec.name] = files
+        return out
+
+    def _migrate_if_needed(self) -> None:
+        if self.as_stored is None and self._depth == 0 and self._legacy_files():
+            with self.lock():
+                pass  # lock() migrates under the lock
+
+    def _migrate_locked(self) -> None:
+        """Move a pre-Delta Parquet store into the Delta table in one commit, then move the old
+        files to ``legacy-parquet/`` (never deleted). Idempotent: a migration killed before
+        its commit is redone; one killed after it only moves the files aside."""
+        legacy = self._legacy_files()
+        if not legacy:
+            return
+        specs = {s.name: s for s in (PRICES, FX, SHARES)}
+        if not self._exists():
+            for name, files in legacy.items():
+                spec = specs[name]
+                for path in files:
+                    try:
+                        frame = pq.read_table(path).to_pandas()
+                    except (OSError, pa.ArrowException) as exc:
+                        raise DamagedDataError(
+                            f"{path}: damaged Parquet file in the old store, cannot migrate "
+                            f"({_first_line(exc)}); move it out of {self.root} and import or "
+                            "fetch that year again, then rerun"
+                        ) from None
+                    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+                    self._stage(spec, int(path.stem), frame[list(spec.schema.names)])
+            if self._pending:
+                self._commit()
+            self._pending, self._touched = {}, {}
+        dest = self.root / LEGACY_DIR
+        try:
+            for name in legacy:
+                target = dest / name
+                target.mkdir(parents=True, exist_ok=True)
+                for path in (self.root / name).iterdir():
+                    path.rename(target / path.name)
+                (self.root / name).rmdir()
+        except OSError as exc:
+            raise os_error(exc, self.root) from None
+        print(
+            f"note: migrated the store at {self.root} to Delta Lake (version {self.version()}); "
+            f"the old Parquet files are kept in {dest}",
+            file=sys.stderr,
+        )
+
+    def verify(self) -> list[str]:
+        """Problems found checking the whole store: the commit log loads, every data file the
+        current version references exists, has its recorded size and reads in full, and each
+        table's keys are unique. Each problem names the file and the repair. Empty when sound."""
+        if self._legacy_files():
+            return [
+                f"{self.root}: old Parquet layout not yet migrated; any command that opens the "
+                "store migrates it (e.g. `exchina data info`)"
+            ]
+        try:
+            dt = self._delta()
+        except DamagedDataError as exc:
+            return [f"{exc}; restore the `_delta_log` folder from a backup"]
+        if dt is None:
+            return []
+        problems = []
+        adds = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        for add in adds:
+            path = self.table_path / add["path"]
+            why = None
+            if not path.is_file():
+                why = "missing"
+            elif path.stat().st_size != add["size_bytes"]:
+                why = f"{path.stat().st_size} bytes, the commit log recorded {add['size_bytes']}"
+            else:
+                try:
+                    n = pq.read_table(path).num_rows
+                    if add.get("num_records") is not None and n != add["num_records"]:
+                        why = f"{n} rows, the commit log recorded {add['num_records']}"
+                except (OSError, pa.ArrowException) as exc:
+                    why = f"unreadable ({_first_line(exc)})"
+            if why:
+                problems.append(f"{path}: {why}; repair: {self._repair_hint(add['path'])}")
+        if not problems:
+            for spec in (PRICES, FX, SHARES):
+                keys = self._read(spec, columns=["date", spec.keys[0]])
+                dup = keys.duplicated().sum()
+                if dup:
+                    problems.append(
+                        f"{self.table_path}: {dup} duplicate {spec.name} rows; repair: "
+                        f"{self._repair_hint(None)}"
+                    )
+        return problems
+
+    def _repair_hint(self, relpath: str | None) -> str:
+        """How to repair: restore the last version before ``relpath`` was added, then re-import."""
+        from deltalake import DeltaTable
+
+        current = self.version() or 0
+        for v in range(current - 1, -1, -1):
+            try:
+                files = {
+                    p.split("/", 1)[-1] if "://" not in p else p
+                    for p in DeltaTable(str(self.table_path), version=v).file_uris()
+                }
+            except Exception:
+                break
+            if relpath is None or not any(f.endswith(relpath) for f in files):
+                return (
+                    f"`exchina data restore {v} --store {self.root}` returns the store to version "
+                    f"{v} (before this file was written; later versions stay in the history), "
+                    "then import or fetch what came after again"
+                )
+        return (
+            f"no earlier version holds this data; remove {self.table_path} (move it away) and "
+            "import or fetch again"
+        )
+
+    def restore(self, version: int) -> int:
+        """Make ``version``'s data current again, as a new commit (history is kept); returns
+        the new version."""
+        from deltalake import DeltaTable
+
+        with self.lock():
+            if not self._exists():
+                raise InputError(f"the store at {self.root} has no versions", field="version")
+            try:
+                DeltaTable(str(self.table_path)).restore(version)
+            except Exception as exc:
+                raise InputError(
+                    f"cannot restore version {version}: {_first_line(exc)}", field="version"
+                ) from None
+        return int(self.version() or 0)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _empty(spec: TableSpec, cols: list[str]) -> pd.DataFrame:
+    empty = spec.schema.empty_table().to_pandas()[cols]
+    return empty.astype({"date": "datetime64[ns]"}) if "date" in cols else empty
 
 
 def _validate_simple(frame: pd.DataFrame, key: str, value: str, origin: str | None) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Validation of price rows on their way into the store.
 
-Rules: dates parse (ISO ``YYYY-MM-DD``, an optional time and offset after it is ignored) and are
-unique per ticker; prices are numbers, finite and positive; volumes, dividends and split ratios
+Rules: dates parse (ISO ``YYYY-MM-DD``, optionally followed by an ISO time and UTC offset, which
+is ignored; nothing else), lie in 1970..2100 and are unique per ticker; tickers match
+``exchina.core.inputs.TICKER_PATTERN``; prices are numbers, finite and positive; volumes, dividends and split ratios
 are numbers >= 0; the currency is a known ISO code. A row whose close and adjusted close are both
 empty (a yfinance NaN run, Yahoo's ``null`` rows) carries no price and is dropped. A rejected
 input raises ``InputError`` naming the file, the row (as a spreadsheet numbers it) and the field.
@@ -11,7 +12,6 @@ shows as a 100x move).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 
 from exchina.core.errors import InputError
 from exchina.core.fx import KNOWN_CURRENCIES
+from exchina.core.inputs import ISO_DATE, MAX_DATE, MIN_DATE, bad_ticker_reason
 
 PRICE_FIELDS: tuple[str, ...] = ("close", "adj_close")
 NONNEGATIVE_FIELDS: tuple[str, ...] = ("volume", "dividends", "splits")
@@ -35,7 +36,6 @@ PRICE_COLUMNS: tuple[str, ...] = (
 )
 MISSING_TOKENS = frozenset({"", "nan", "null", "none", "na", "n/a", "#n/a"})
 JUMP_FACTOR = 10.0
-_ISO_DATE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 
 
 def _rows(frame: pd.DataFrame) -> np.ndarray:
@@ -66,17 +66,26 @@ class _Problems:
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Dates as tz-naive midnight timestamps (local date of tz-aware input); and the bad mask."""
+    """Dates as tz-naive midnight timestamps (local date of tz-aware input); and the bad mask
+    (unparseable or outside the sane range)."""
+    out, bad, rng = parse_dates_checked(values)
+    return out, bad | rng
+
+
+def parse_dates_checked(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """``(dates, not a date, outside MIN_DATE..MAX_DATE)``; both kinds of bad date are NaT."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        out = values.dt.tz_localize(None).dt.normalize()
-        return out.astype("datetime64[ns]"), out.isna().to_numpy()
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        out = values.dt.normalize().astype("datetime64[ns]")
-        return out, out.isna().to_numpy()
-    text = values.astype("string").fillna("")
-    iso = text.str.extract(_ISO_DATE, expand=False)
-    out = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
-    return out, out.isna().to_numpy()
+        parsed = values.dt.tz_localize(None).dt.normalize()
+    elif pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values.dt.normalize()
+    else:
+        text = values.astype("string").fillna("")
+        iso = text.str.extract(ISO_DATE, expand=False)
+        parsed = pd.to_datetime(iso, format="%Y-%m-%d", errors="coerce")
+    bad = parsed.isna().to_numpy()
+    rng = ~bad & ((parsed < MIN_DATE) | (parsed > MAX_DATE)).to_numpy()
+    out = parsed.where(~rng).astype("datetime64[ns]")
+    return out, bad, rng
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -104,9 +113,22 @@ def validate_prices(frame: pd.DataFrame, file: str | None = None) -> tuple[pd.Da
     if not any(f in frame.columns for f in PRICE_FIELDS):
         raise InputError("no Close or Adj Close column", file=file, field="Close")
 
-    dates, bad = parse_dates(frame["date"])
+    dates, bad, out_of_range = parse_dates_checked(frame["date"])
     problems.check(bad, "date", "not a date (expected YYYY-MM-DD)", frame["date"].to_numpy())
-    out = {"date": dates, "ticker": frame["ticker"].astype("string")}
+    bad = bad | out_of_range
+    problems.check(
+        out_of_range,
+        "date",
+        f"date outside {MIN_DATE:%Y-%m-%d} .. {MAX_DATE:%Y-%m-%d}",
+        frame["date"].to_numpy(),
+    )
+    tickers = frame["ticker"].astype("string").fillna("")
+    reasons = {t: bad_ticker_reason(str(t)) for t in tickers.unique()}
+    bad_ticker = tickers.map(lambda t: reasons[t] is not None).to_numpy(dtype=bool)
+    if bad_ticker.any():
+        first = str(tickers.iloc[int(np.flatnonzero(bad_ticker)[0])])
+        problems.check(bad_ticker, "ticker", reasons[first])
+    out = {"date": dates, "ticker": tickers}
     for name in (*PRICE_FIELDS, *NONNEGATIVE_FIELDS):
         if name not in frame.columns:
             out[name] = pd.Series(np.nan, index=frame.index, dtype="float64")

@@ -53,11 +53,27 @@ class YahooClient(Protocol):
         ...
 
 
+YAHOO_HOST = ("query1.finance.yahoo.com", 443)
+
+
 class YFinanceClient:
     """The real client: ``yfinance.download`` with every behaviour-changing option explicit."""
 
     def __init__(self, timeout: float = 20.0) -> None:
         self.timeout = timeout
+
+    def reachable(self) -> str | None:
+        """None when Yahoo Finance's host accepts a connection, else why not (one line).
+
+        yfinance returns an empty frame offline instead of raising, so a batch that got nothing
+        is checked here before any retry: offline, the fetch stops at once."""
+        import socket
+
+        try:
+            socket.create_connection(YAHOO_HOST, timeout=5).close()
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     def download(self, tickers: list[str], start: str, end: str | None) -> pd.DataFrame:
         import yfinance as yf
@@ -172,6 +188,8 @@ def download_batches(
             if not pending:
                 break
             failures.update(reasons)
+            if attempt == 0 and not got and len(pending) == len(batch):
+                _stop_if_offline(client)
             if attempt < retries:
                 sleep(backoff * 2**attempt)
         for t in batch:
@@ -180,6 +198,20 @@ def download_batches(
         bar.update(len(batch))
     bar.close()
     return got, failures
+
+
+def _stop_if_offline(client: YahooClient) -> None:
+    """A batch that got nothing at the first try: if Yahoo's host cannot be reached at all, stop
+    now with one line (exit 7) instead of retrying every ticker with backoff."""
+    probe = getattr(client, "reachable", None)
+    why = probe() if callable(probe) else None
+    if why is not None:
+        host, port = YAHOO_HOST
+        raise SourceError(
+            f"cannot reach Yahoo Finance ({host}:{port}: {why}); offline? Nothing was fetched "
+            "and the store is unchanged (import files with `exchina import FILE...` instead)",
+            {},
+        )
 
 
 def fetch(

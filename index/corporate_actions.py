@@ -63,7 +63,7 @@ class CorporateActionRules(BaseModel):
     methodology TOML). Defaults follow MarketVector's published practice: a deleted company's
     proceeds go pro rata to the rest, replaced only when the count falls below a minimum."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     removal_proceeds: Literal["pro_rata", "replacement"] = Field(
         "pro_rata",

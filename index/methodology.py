@@ -33,7 +33,7 @@ SCHEMES_NEEDING_RISK: frozenset[str] = frozenset(
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Weighting(_Strict):
@@ -287,10 +287,32 @@ def parse_methodology(data: dict, *, file: str | Path = "<methodology>") -> Meth
         raise InputError(f"{msg} (got {err.get('input')!r})", file=file, field=key) from None
 
 
+MAX_PARENT_DEPTH = 8
+
+
 def load_methodology(path: str | Path) -> Methodology:
-    """Read and validate a methodology TOML file."""
+    """Read and validate a methodology TOML file; a tracking methodology's ``parent`` chain must
+    exist and must not loop (checked here, so a bad chain fails at once, naming the files)."""
     p = Path(path)
-    return parse_methodology(read_toml(p, "methodology"), file=p)
+    meth = parse_methodology(read_toml(p, "methodology"), file=p)
+    _check_parents(meth, p)
+    return meth
+
+
+def _check_parents(meth: Methodology, path: Path) -> None:
+    chain = [path.resolve()]
+    while meth.weighting.scheme == "tracking" and meth.weighting.parent:
+        parent = resolve_methodology(meth.weighting.parent, relative_to=path)
+        if parent.resolve() in chain or len(chain) > MAX_PARENT_DEPTH:
+            names = " -> ".join(str(c) for c in [*chain, parent.resolve()])
+            raise InputError(
+                f"the weighting.parent chain loops or is deeper than {MAX_PARENT_DEPTH}: {names}",
+                file=chain[0],
+                field="weighting.parent",
+            )
+        chain.append(parent.resolve())
+        path = parent
+        meth = parse_methodology(read_toml(parent, "methodology"), file=parent)
 
 
 def shipped_methodologies() -> dict[str, Path]:
@@ -300,18 +322,28 @@ def shipped_methodologies() -> dict[str, Path]:
 
 
 def resolve_methodology(ref: str | Path, relative_to: str | Path | None = None) -> Path:
-    """A methodology reference as a path: a file (relative to ``relative_to``'s folder or the
-    working directory) or the name of a shipped methodology (``remx_like``)."""
-    candidates = [Path(ref)]
-    if relative_to is not None:
-        candidates.insert(0, Path(relative_to).parent / ref)
-    for c in candidates:
-        if c.is_file():
-            return c
+    """A methodology reference as a path, never a silent fallback: a bare name (no folder, no
+    ``.toml``) is a file of that name if one exists, else the shipped methodology of that name
+    (``remx_like``); anything else is a path, relative to ``relative_to``'s folder (when given)
+    or the working directory, and must exist."""
+    text = str(ref)
     shipped = shipped_methodologies()
-    name = Path(ref).stem
-    if name in shipped:
-        return shipped[name]
+    base = Path(relative_to).parent if relative_to is not None else Path()
+    path = base / text
+    for candidate in (path, Path(text)):
+        if candidate.is_file():
+            return candidate
+    bare = "/" not in text and "\\" not in text and not text.endswith(".toml")
+    if bare and text in shipped:
+        return shipped[text]
+    if bare:
+        raise InputError(
+            f"methodology {text!r} not found: not a file and not a shipped name "
+            f"({', '.join(sorted(shipped))})",
+            file=relative_to,
+        )
     raise InputError(
-        f"methodology {str(ref)!r} not found (shipped: {sorted(shipped)})", file=relative_to
+        f"methodology file {str(path)!r} not found (only a bare name such as 'flagship' "
+        "selects a shipped methodology)",
+        file=relative_to,
     )

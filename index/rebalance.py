@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from exchina.core.atomic import write_outputs
+from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
 from exchina.index.exposures import (
@@ -297,6 +298,7 @@ def _report(
             "scheduled": is_rebalance_date(m, t),
         },
         "data_source": market.label,
+        "store_version": market.meta.get("store_version"),
         "synthetic": bool(market.synthetic),
         "universe": {
             "candidates": len(universe),
@@ -347,11 +349,11 @@ def write_rebalance(result: RebalanceResult, out_dir: str | Path, *, force: bool
     """
     text = json.dumps(_finite(result.report), indent=2, sort_keys=True, allow_nan=False)
     files = {
-        "constituents.csv": lambda p: result.constituents.to_csv(
-            p, index=False, lineterminator="\n"
+        "constituents.csv": lambda p: to_csv_safe(
+            result.constituents, p, index=False, lineterminator="\n"
         ),
         "constituents.parquet": lambda p: result.constituents.to_parquet(p, index=False),
-        "trades.csv": lambda p: result.trades.to_csv(p, index=False, lineterminator="\n"),
+        "trades.csv": lambda p: to_csv_safe(result.trades, p, index=False, lineterminator="\n"),
         "report.json": text + "\n",
     }
     write_outputs(out_dir, files, force=force)

@@ -13,7 +13,8 @@ Layout of ``OUT``::
 
 Rules: re-running the same days writes nothing (no byte changes); new days are appended (the
 earlier rows of every file keep their bytes); when a recomputed day differs from the committed
-one (a revised price, a new corporate action), the committed state is kept as
+one by more than ``TOLERANCE`` (a revised price, a new corporate action), the committed state is
+kept as
 ``revisions/rev-NNN`` with a ``changes.json`` naming the first changed date and the largest
 change, and the new state becomes revision NNN+1. Nothing is ever deleted.
 
@@ -41,6 +42,7 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 from exchina.core.atomic import fsync_dir
+from exchina.core.csvsafe import csv_text
 from exchina.core.errors import InputError, LockHeldError
 
 LEVEL_COLUMNS = ["level_pr", "level_tr", "level_ntr", "divisor", "constituents"]
@@ -74,7 +76,7 @@ def _sha(data: bytes) -> str:
 
 def _csv(frame: pd.DataFrame) -> bytes:
     """CSV bytes, one row formatted independently of the others (so appending keeps a prefix)."""
-    return frame.to_csv(index=False, date_format="%Y-%m-%d", lineterminator="\n").encode()
+    return csv_text(frame, index=False, date_format="%Y-%m-%d", lineterminator="\n").encode()
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
@@ -166,23 +168,40 @@ def _lock(out: Path, timeout: float) -> FileLock:
     return lock
 
 
+TOLERANCE = 1e-10
+"""Relative difference below which a recomputed level is the committed one (solver rounding)."""
+
+
 def _changes(old: pd.DataFrame, new: pd.DataFrame) -> dict[str, Any] | None:
-    """Where the recomputed levels differ from the committed ones on the days both hold."""
+    """Where the recomputed levels differ from the committed ones on the days both hold (by more
+    than ``TOLERANCE`` relative, or in the constituent count)."""
     common = old.index.intersection(new.index)
     a = old.loc[common, LEVEL_COLUMNS].astype(float).to_numpy()
     b = new.loc[common, LEVEL_COLUMNS].astype(float).to_numpy()
-    differ = ~((a == b) | (np.isnan(a) & np.isnan(b)))
-    rows = differ.any(axis=1)
-    if not rows.any():
-        return None
-    lv = slice(0, 3)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.nanmax(np.abs(b[:, lv] / a[:, lv] - 1.0))
+        rel = np.abs(b / a - 1.0)
+    differ = ~((rel <= TOLERANCE) | (np.isnan(a) & np.isnan(b)))
+    rows = np.flatnonzero(differ.any(axis=1))
+    if not len(rows):
+        return None
     return {
-        "first_changed": f"{common[rows][0]:%Y-%m-%d}",
-        "days_changed": int(rows.sum()),
-        "max_relative_level_change": float(rel),
+        "first_changed": f"{common[int(rows[0])]:%Y-%m-%d}",
+        "days_changed": len(rows),
+        "max_relative_level_change": float(np.nanmax(rel[:, :3])),
     }
+
+
+def _appended(out: Path, name: str, new_rows: pd.DataFrame) -> bytes:
+    """The committed file's bytes followed by ``new_rows`` (no header): earlier rows unchanged."""
+    old = (out / name).read_bytes()
+    if new_rows.empty:
+        return old
+    return (
+        old
+        + new_rows.to_csv(
+            index=False, header=False, date_format="%Y-%m-%d", lineterminator="\n"
+        ).encode()
+    )
 
 
 def commit_calc(
@@ -212,12 +231,24 @@ def commit_calc(
             "unchanged", out, levels.index[0], levels.index[-1], 0, manifest["revision"]
         )
     revision = 1 if manifest is None else manifest["revision"] + (1 if changes else 0)
-    files = {
-        "levels.csv": _csv(levels.reset_index()),
-        "levels.parquet": _parquet(levels.reset_index()),
-        "actions.csv": _csv(actions),
-        "holdings.csv": _csv(holdings),
-    }
+    if manifest and not changes and levels.index[0] >= old.index[0]:
+        # an extension: committed days keep their committed rows (and bytes); new days follow
+        end = old.index[-1]
+        later = levels.loc[levels.index > end]
+        levels = pd.concat([old, later[old.columns]])
+        files = {
+            "levels.csv": _appended(out, "levels.csv", later[old.columns].reset_index()),
+            "levels.parquet": _parquet(levels.reset_index()),
+            "actions.csv": _appended(out, "actions.csv", actions[actions["date"] > end]),
+            "holdings.csv": _appended(out, "holdings.csv", holdings[holdings["effective"] > end]),
+        }
+    else:
+        files = {
+            "levels.csv": _csv(levels.reset_index()),
+            "levels.parquet": _parquet(levels.reset_index()),
+            "actions.csv": _csv(actions),
+            "holdings.csv": _csv(holdings),
+        }
     history = list(manifest.get("revisions", [])) if manifest else []
     if changes:
         history.append({"revision": manifest["revision"], **changes})  # type: ignore[index]

@@ -58,7 +58,14 @@ from typing import Any, Literal
 import pandas as pd
 from filelock import FileLock, Timeout
 
-from exchina.core.errors import InputError, LockHeldError, MissingDataError, StaleDataError
+from exchina.core.errors import (
+    DamagedDataError,
+    InputError,
+    LockHeldError,
+    MissingDataError,
+    StaleDataError,
+)
+from exchina.core.inputs import parse_date
 from exchina.core.market import Market
 from exchina.core.paths import data_file
 from exchina.core.sources import SOURCES, load_market
@@ -278,15 +285,22 @@ def _revisions(date_dir: Path) -> list[tuple[int, Path]]:
 def read_state(out_dir: str | Path) -> dict[str, str]:
     """The committed revisions: effective date -> revision name, from the ``latest`` file
     (one ``YYYY-MM-DD/rev-NNN`` line per date, newest date first; empty if none)."""
+    pointer = Path(out_dir) / POINTER
+    fix = (
+        "edit it to one YYYY-MM-DD/rev-NNN line per committed revision (the rev folders with "
+        "a manifest.json), or move it away to start the folder's history again"
+    )
     try:
-        text = (Path(out_dir) / POINTER).read_text(encoding="utf-8")
+        text = pointer.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise DamagedDataError(f"{pointer}: damaged (not text); {fix}") from None
     state = {}
     for line in filter(None, (x.strip() for x in text.splitlines())):
         day, _, rev = line.partition("/")
         if not (_DAY.match(day) and _REV.match(rev)):
-            raise InputError(f"not a revision line: {line!r}", file=Path(out_dir) / POINTER)
+            raise DamagedDataError(f"{pointer}: not a revision line {line!r}; {fix}")
         state[day] = rev
     return state
 
@@ -334,7 +348,7 @@ def verify_output(out_dir: str | Path) -> list[str]:
     out = Path(out_dir)
     try:
         state = read_state(out)
-    except InputError as exc:
+    except DamagedDataError as exc:
         return [str(exc)]
     problems = [
         f"{out / POINTER}: names missing revision {day}/{rev}"
@@ -357,6 +371,33 @@ def _clean_temporaries(out: Path, log: RunLog) -> None:
                 else:
                     p.unlink(missing_ok=True)
                 log.warning("recover.removed_temporary", path=p)
+
+
+def _committed_problems(
+    out: Path, current: Path | None, day: str, state: dict[str, str]
+) -> list[str]:
+    """Problems of the committed revision of ``day``: checksums (a hand-edited output), and a
+    ``latest`` naming a revision folder that is missing or has no readable manifest (raised as
+    ``DamagedDataError``: the history itself needs a repair)."""
+    if day not in state:
+        return []
+    folder = out / day / state[day]
+    pointer_fix = (
+        f"edit {out / POINTER} to name an intact revision of {day}, or remove its {day} line"
+    )
+    if current is None or not folder.is_dir():
+        raise DamagedDataError(
+            f"{out / POINTER}: names missing revision {day}/{state[day]}; {pointer_fix}"
+        )
+    manifest = folder / MANIFEST
+    try:
+        json.loads(manifest.read_text(encoding="utf-8"))["outputs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DamagedDataError(
+            f"{manifest}: missing or unreadable manifest ({type(exc).__name__}); restore it "
+            f"or {pointer_fix}"
+        ) from None
+    return verify_revision(folder)
 
 
 def _uncommitted_match(date_dir: Path, committed: str | None, fingerprint: str) -> Path | None:
@@ -422,6 +463,8 @@ def refresh_tickers(companies: pd.DataFrame, methodology: Methodology) -> list[s
 def _parse_date(date: str | dt.date | pd.Timestamp | None) -> pd.Timestamp:
     if date is None:
         return pd.Timestamp(dt.date.today())
+    if isinstance(date, str):
+        return parse_date(date, "--date")
     try:
         return pd.Timestamp(date).normalize()
     except (ValueError, TypeError):
@@ -630,7 +673,14 @@ def _locked_run(
     state = read_state(out)
     failures = refreshed["failures"] if refreshed else {}
     current = current_revision(out, effective)
-    if current is not None:
+    damaged = _committed_problems(out, current, day, state)
+    if damaged:
+        warnings.append(
+            f"the committed {day}/{current.name if current else '?'} failed its check "
+            f"({damaged[0]}); written again as a new revision, the old one kept"
+        )
+        log.warning("output.damaged", folder=current, problems=damaged)
+    if current is not None and not damaged:
         old = json.loads((current / MANIFEST).read_text(encoding="utf-8"))
         if old.get("fingerprint", {}).get("value") == fingerprint:
             msg = (
@@ -696,6 +746,7 @@ def _locked_run(
         "data": {
             "source_label": market.label,
             "synthetic": bool(market.synthetic),
+            "store_version": market.meta.get("store_version"),
             "market_as_of": f"{market.as_of:%Y-%m-%d}",
             "cutoff_prices_as_of": f"{cut.as_of:%Y-%m-%d}",
             "fx_as_of_cutoff": {c: f"{d:%Y-%m-%d}" for c, d in sorted(fx_last.items())},

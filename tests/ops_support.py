@@ -187,29 +187,46 @@ class FakeYahoo:
         return str(truth().currency.get(ticker, "USD"))
 
 
-def forked(target, *args, kill_at: int | None = None, kill_after: float | None = None):
+def _child(target, args, kill_at, kill_after) -> None:
+    import os
+    import signal
+
+    if kill_after is not None:
+        import threading
+
+        threading.Timer(kill_after, os.kill, (os.getpid(), signal.SIGKILL)).start()
+    if kill_at is not None:
+        install_kill_hooks(kill_at)
+    os._exit(int(target(*args)))
+
+
+def forked(
+    target,
+    *args,
+    kill_at: int | None = None,
+    kill_after: float | None = None,
+    clean: bool = False,
+):
     """Start ``target(*args)`` in a forked child (a real second process sharing nothing but the
     imported modules); the child exits with ``target``'s return value (an int).
 
+    ``clean``: fork from a fresh fork server instead of this process (``target`` must then be a
+    module-level function); needed when the child uses the store, because the Delta Lake
+    runtime cannot be used in a child forked after this process has used it.
     ``kill_at``: the child SIGKILLs itself at the ``kill_at``-th file-system commit event (before
     or after each ``os.replace``, ``os.rename`` and ``pyarrow.parquet.write_table`` call, counted
     from 1). ``kill_after``: the child SIGKILLs itself after that many seconds.
     """
     import multiprocessing as mp
 
-    def child() -> None:
-        import os
-        import signal
-
-        if kill_after is not None:
-            import threading
-
-            threading.Timer(kill_after, os.kill, (os.getpid(), signal.SIGKILL)).start()
-        if kill_at is not None:
-            install_kill_hooks(kill_at)
-        os._exit(int(target(*args)))
-
-    proc = mp.get_context("fork").Process(target=child)
+    if clean:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["ops_support", "exchina.ops.scheduled_run", "deltalake"])
+        proc = ctx.Process(target=_child, args=(target, args, kill_at, kill_after))
+    else:
+        proc = mp.get_context("fork").Process(
+            target=lambda: _child(target, args, kill_at, kill_after)
+        )
     proc.start()
     return proc
 

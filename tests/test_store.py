@@ -51,10 +51,12 @@ def test_roundtrip_append_revise_and_identical_rewrite(tmp_path: Path) -> None:
     assert got["date"].is_unique
     assert (got["stored_at"].iloc[:3] == stamps.iloc[:3]).all()
     assert got["source"].tolist() == ["test"] * 3 + ["test2"] * 3
-    assert sorted(p.name for p in (tmp_path / "prices").iterdir()) == [
-        "2023.parquet",
-        "2024.parquet",
+    assert sorted(p.name for p in (tmp_path / "market" / "kind=prices").iterdir()) == [
+        "year=2023",
+        "year=2024",
     ]
+    assert st.version() == 1  # the identical rewrite made no commit
+    assert MarketStore(tmp_path, as_stored=0).read_prices()["close"].tolist() == [1, 2, 3, 4]
 
 
 def test_empty_and_invalid_writes_leave_store_untouched(tmp_path: Path) -> None:
@@ -97,7 +99,7 @@ def _writer(root: str, ticker: str) -> None:
 
 
 def test_two_processes_writing_at_once_keep_all_rows(tmp_path: Path) -> None:
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), t)) for t in ("A", "B")]
     for p in procs:
         p.start()
@@ -107,7 +109,7 @@ def test_two_processes_writing_at_once_keep_all_rows(tmp_path: Path) -> None:
     got = MarketStore(tmp_path).read_prices()
     assert got.groupby("ticker").size().to_dict() == {"A": 50, "B": 50}
     assert got.groupby("ticker")["close"].first().to_dict() == {"A": 5.0, "B": 5.0}
-    assert not list((tmp_path / "prices").glob("*.tmp"))
+    assert MarketStore(tmp_path).verify() == []
 
 
 def test_jump_of_100x_is_flagged(tmp_path: Path) -> None:

@@ -69,10 +69,11 @@ def test_neo_score_falls_after_selling_chinese_plants(shipped: dict) -> None:
 
 
 def test_northern_minerals_after_divestment_order(shipped: dict) -> None:
-    """Yuxiao's stake ends with the Treasurer's order (June 2024; last shares out 2025-03-28),
+    """Huatai's 22.59% (2017) is the first Chinese stake on record; Yuxiao's stake ends with the
+    Treasurer's order (June 2024; last shares out 2025-03-28),
     but the buyers of its shares, Qogir Trading and Hong Kong Ying Tak (Hong Kong, 16.82%
     together from 2024-09-02), keep Chinese ownership high: the score does not fall."""
-    before_stake = _score(shipped, "northern_minerals", "2023-01-01")
+    before_stake = _score(shipped, "northern_minerals", "2017-01-31")  # Huatai public 2017-02-01
     before_order = _score(shipped, "northern_minerals", "2024-05-31")
     after_exit = _score(shipped, "northern_minerals", "2025-06-30")
     assert "chinese_ownership_pct" in before_stake["unknown_factors"]

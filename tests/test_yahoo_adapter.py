@@ -155,3 +155,37 @@ def test_live_yahoo_fetch(tmp_path) -> None:
     res = fetch(["MP"], MarketStore(tmp_path), start="2024-01-01", end="2024-02-01", progress=False)
     assert res.succeeded == ["MP"]
     assert len(MarketStore(tmp_path).read_prices(["MP"])) > 15
+
+
+class OfflineClient(FakeClient):
+    """yfinance offline (empty frames, nothing raised) with the host unreachable."""
+
+    def reachable(self):
+        return "OSError: [Errno 101] Network is unreachable"
+
+
+def test_offline_fetch_stops_at_the_first_failure_with_one_line(tmp_path) -> None:
+    from exchina.cli import main
+
+    client = OfflineClient({}, offline=True)
+    slept: list[float] = []
+    with pytest.raises(SourceError) as e:
+        fetch([f"T{i}" for i in range(120)], MarketStore(tmp_path), client, progress=False,
+              sleep=slept.append)  # fmt: skip
+    assert e.value.exit_code == 7 and len(client.calls) == 1 and slept == []
+    assert "\n" not in str(e.value) and "cannot reach Yahoo Finance" in str(e.value)
+    assert not MarketStore(tmp_path).has_prices()
+    # online, a batch that got nothing is still retried with backoff
+    online = FakeClient({}, offline=True)
+    with pytest.raises(SourceError):
+        run(online, ["MP"], MarketStore(tmp_path))
+    assert len(online.calls) == 3
+    # through the CLI: exit 7 and one line
+    import exchina.core.yahoo as yahoo
+
+    real = yahoo.YFinanceClient
+    yahoo.YFinanceClient = lambda: client  # type: ignore[assignment]
+    try:
+        assert main(["fetch", "MP", "LYC.AX", "--store", str(tmp_path), "--json"]) == 7
+    finally:
+        yahoo.YFinanceClient = real

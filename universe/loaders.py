@@ -133,7 +133,7 @@ def _date(value: Any) -> dt.date | None:
 
 
 class _Row(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class CompanyRow(_Row):

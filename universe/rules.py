@@ -33,7 +33,7 @@ FACTORS: tuple[str, ...] = (*FLAG_FACTORS, *GRADED_FACTORS, BACKING_FACTOR)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ChinaScoreRules(_Strict):

@@ -32,12 +32,14 @@ def _register() -> None:
         facts_cmds,
         index_cmds,
         ops_cmds,
+        store_cmds,
         sweep_cmds,
         universe_cmds,
     )
 
     for module in (
         data_cmds,
+        store_cmds,
         universe_cmds,
         facts_cmds,
         index_cmds,

@@ -10,27 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from exchina.cli.common import (
     FLAGSHIP,
+    AsStoredOpt,
     ForceOpt,
     MethodologyOpt,
     SourceOpt,
     StoreOpt,
     methodology_path,
 )
-from exchina.core.errors import InputError
-
-
-def _date(value: str | None, field: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        return pd.Timestamp(value)
-    except ValueError:
-        raise InputError(f"expected a date YYYY-MM-DD, got {value!r}", field=field) from None
+from exchina.core.inputs import parse_date
 
 
 def backtest(
@@ -45,6 +36,7 @@ def backtest(
     end: Annotated[str | None, typer.Option("--end", help="Last date (YYYY-MM-DD).")] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     benchmark: Annotated[
         str | None,
         typer.Option(
@@ -73,8 +65,8 @@ def backtest(
     check_output_folder(out, OUTPUT_FILES, force=force)
     path = methodology_path(methodology)
     meth = load_methodology(path)
-    lo, hi = _date(start, "start"), _date(end, "end")
-    market = load_market(source, store)
+    lo, hi = parse_date(start, "--start"), parse_date(end, "--end")
+    market = load_market(source, store, as_stored=as_stored)
     bench, other = resolve_benchmark(meth, benchmark, market, relative_to=path)
     result = run_backtest(
         meth, market, lo, hi, benchmark=bench, peer=other if peer else None, progress=True

@@ -47,3 +47,11 @@ ForceOpt = Annotated[
         help="Write into an --out folder that holds other files (they are kept, never deleted).",
     ),
 ]
+AsStoredOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-stored",
+        help="Read the store as it was at this version (0, 1, ...) or time (YYYY-MM-DD[THH:MM]); "
+        "`exchina data versions` lists them.",
+    ),
+]

@@ -84,6 +84,13 @@ def import_cmd(
     currency: Annotated[
         str | None, typer.Option("--currency", help="ISO currency (default: from the suffix).")
     ] = None,
+    replace_series: Annotated[
+        bool,
+        typer.Option(
+            "--replace-series",
+            help="Replace each imported ticker's whole stored series (e.g. a currency change).",
+        ),
+    ] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -92,7 +99,9 @@ def import_cmd(
     from exchina.core.store import MarketStore
 
     st = MarketStore(store)
-    report = import_files(list(paths), st, ticker=ticker, currency=currency)
+    report = import_files(
+        list(paths), st, ticker=ticker, currency=currency, replace_series=replace_series
+    )
     for w in report.warnings:
         _err(f"warning: {w}")
     rows = [

@@ -16,6 +16,7 @@ import typer
 
 from exchina.cli.common import (
     FLAGSHIP,
+    AsStoredOpt,
     ForceOpt,
     MethodologyOpt,
     SourceOpt,
@@ -23,6 +24,7 @@ from exchina.cli.common import (
     methodology_path,
 )
 from exchina.core.errors import InputError
+from exchina.core.inputs import parse_date
 
 methodology_app = typer.Typer(
     name="methodology", help="Show a methodology or generate its rulebook.", no_args_is_help=True
@@ -89,6 +91,7 @@ def rebalance_cmd(
     methodology: MethodologyOpt = FLAGSHIP,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     holdings: Annotated[
         Path | None, typer.Option("--holdings", help="Previous constituents.csv (ticker, weight).")
     ] = None,
@@ -99,14 +102,11 @@ def rebalance_cmd(
     from exchina.core.sources import load_market
     from exchina.index.rebalance import REBALANCE_FILES, rebalance, write_rebalance
 
-    try:
-        t = pd.Timestamp(date)
-    except ValueError:
-        raise InputError(f"expected a date YYYY-MM-DD, got '{date}'", field="--date") from None
+    t = parse_date(date, "--date")
     check_output_folder(out, REBALANCE_FILES, force=force)
     path = methodology_path(methodology)
     previous = read_holdings(holdings) if holdings is not None else None
-    market = load_market(source, store=store)
+    market = load_market(source, store=store, as_stored=as_stored)
     result = rebalance(t, path, market, previous=previous)
     write_rebalance(result, out, force=force)
     r = result.report

@@ -10,6 +10,7 @@ import typer
 
 from exchina.cli.common import JsonOpt, MethodologyOpt, SourceOpt, StoreOpt
 from exchina.core.errors import ExchinaError
+from exchina.core.inputs import check_year
 
 
 def run_cmd(
@@ -132,7 +133,7 @@ def schedule_cmd(
     from exchina.ops.scheduled_run import schedule_table
 
     meth = load_methodology(resolve_methodology(methodology))
-    y = year or dt.date.today().year
+    y = check_year(year) if year is not None else dt.date.today().year
     table = schedule_table(meth, y)
     rows = [
         {"review": f"{r.review:%Y-%m-%d}", "effective": f"{r.effective:%Y-%m-%d}"}

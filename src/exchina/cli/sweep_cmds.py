@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import ForceOpt, SourceOpt, StoreOpt
+from exchina.cli.common import AsStoredOpt, ForceOpt, SourceOpt, StoreOpt
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +32,7 @@ def sweep(
     end: Annotated[str | None, typer.Option("--end", help="Backtest end date.")] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar on stderr.")
     ] = True,
@@ -58,7 +59,7 @@ def sweep(
         raise InputError(f"unknown metric {metric!r}; choose one of {names}", field="metric")
     check_output_folder(out, SWEEP_FILES, force=force)
     variants = expand_grid(load_grid(grid))
-    market = load_market(source, store)
+    market = load_market(source, store, as_stored=as_stored)
     result = run_sweep(
         variants,
         market,

@@ -16,6 +16,7 @@ import typer
 
 from exchina.cli.common import (
     FLAGSHIP,
+    AsStoredOpt,
     JsonOpt,
     MethodologyOpt,
     SourceOpt,
@@ -23,7 +24,8 @@ from exchina.cli.common import (
     methodology_path,
 )
 from exchina.core.atomic import write_atomic
-from exchina.core.errors import InputError
+from exchina.core.csvsafe import csv_text
+from exchina.core.inputs import parse_date
 from exchina.universe import UniverseRules, build_universe, explain
 from exchina.universe.review import evidence_summary
 
@@ -52,12 +54,7 @@ def _rules(methodology: str) -> tuple[UniverseRules, str]:
 
 
 def _date(text: str | None) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    try:
-        return pd.Timestamp(text)
-    except ValueError:
-        raise InputError(f"expected a date YYYY-MM-DD, got '{text}'", field="--date") from None
+    return parse_date(text, "--date")
 
 
 def universe(
@@ -71,6 +68,7 @@ def universe(
     ] = None,
     source: SourceOpt = "auto",
     store: StoreOpt = None,
+    as_stored: AsStoredOpt = None,
     as_json: JsonOpt = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the full universe table as CSV.")
@@ -91,7 +89,7 @@ def universe(
     if t is None:  # the table's and the explanation's default: the latest price date
         from exchina.core.sources import load_market
 
-        market = load_market(source, str(store) if store else None)
+        market = load_market(source, str(store) if store else None, as_stored=as_stored)
         t = market.as_of
     if explain_company is not None:
         e = explain(explain_company, t, rules.china)
@@ -117,7 +115,7 @@ def universe(
 
     from exchina.core.sources import load_market
 
-    market = market if market is not None else load_market(source, str(store) if store else None)
+    market = market if market is not None else load_market(source, str(store) if store else None, as_stored=as_stored)
     from exchina.cli.index_cmds import read_holdings
     from exchina.universe.screens import buffer_text, standing
 
@@ -125,7 +123,7 @@ def universe(
     u = build_universe(t, rules, market, previous_members=held)
     u = u.assign(standing=standing(u, held))
     if out is not None:
-        write_atomic(out, u.assign(market_source=market.label).to_csv())
+        write_atomic(out, csv_text(u.assign(market_source=market.label)))
     if as_json:
         payload = {
             "date": str(t.date()),

@@ -24,6 +24,7 @@ import streamlit as st
 
 from exchina.backtest import BacktestResult, load_events, render_report, resolve_benchmark
 from exchina.backtest import run_backtest as _run_backtest
+from exchina.core.csvsafe import csv_text
 from exchina.core.errors import InputError
 from exchina.core.market import Market
 from exchina.core.resultcache import ResultCache
@@ -277,11 +278,11 @@ def report_html(text: str, key: DataKey) -> str:
 def levels_csv(result: BacktestResult) -> bytes:
     """Index levels with the data source on every row."""
     out = result.levels.assign(data_source=result.label)
-    return out.to_csv(lineterminator="\n").encode()
+    return csv_text(out, lineterminator="\n").encode()
 
 
 def constituents_csv(reb: RebalanceResult) -> bytes:
-    return reb.constituents.to_csv(index=False, lineterminator="\n").encode()
+    return csv_text(reb.constituents, index=False, lineterminator="\n").encode()
 
 
 def constituents_parquet(reb: RebalanceResult) -> bytes:
