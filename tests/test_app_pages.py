@@ -216,3 +216,14 @@ def test_methodology_submit_applies_everywhere():
     _ok(at)
     w = _table(at, "basis_weight")
     assert w["weight"].nunique() == 1  # equal weights
+
+
+def test_factsheet_page_renders_with_its_downloads():
+    """The Factsheet page shows the factsheet of ``exchina factsheet`` for the selected
+    methodology on the demo market (banner on the page) and offers HTML and, on request, PDF."""
+    at = _open("Factsheet")
+    _ok(at)
+    assert at.title[0].value == "Factsheet"
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert "Factsheet (HTML)" in labels
+    assert at.toggle(key="factsheet_pdf_on").value is False

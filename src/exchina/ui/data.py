@@ -303,3 +303,29 @@ def benchmark_methodology_text(m: Methodology) -> str | None:
     if ref.removesuffix(".toml") in shipped:
         return shipped[ref.removesuffix(".toml")]
     return methodology_text(load_methodology(resolve_methodology(ref)))
+
+
+@st.cache_data(show_spinner="Building the factsheet (first time for this methodology)...")
+def factsheet_html(text: str, key: DataKey) -> str:
+    """The methodology's factsheet at the last price date as one self-contained HTML page."""
+    from exchina.backtest.factsheet import factsheet, render_factsheet_html
+
+    return _disk(
+        "factsheet",
+        key,
+        text,
+        lambda: render_factsheet_html(factsheet(methodology(text), market(key))),
+    )
+
+
+@st.cache_data(show_spinner="Printing the factsheet to PDF...", max_entries=4)
+def factsheet_pdf(text: str, key: DataKey) -> bytes:
+    """The factsheet printed to PDF by headless Chromium (ExchinaError when Chromium is missing)."""
+    import tempfile
+
+    from exchina.backtest.factsheet import html_to_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "factsheet.pdf"
+        html_to_pdf(factsheet_html(text, key), target)
+        return target.read_bytes()

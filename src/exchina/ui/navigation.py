@@ -1,4 +1,4 @@
-"""The app's frame: page config, data key, banner, sidebar and the six pages (``st.navigation``).
+"""The app's frame: page config, data key, banner, sidebar and the seven pages (``st.navigation``).
 
 Pages are scripts in this package (``page_*.py``) so ``AppTest.switch_page`` can open each one.
 """
@@ -21,6 +21,7 @@ PAGES = (
     ("page_methodology.py", "Methodology", ":material/tune:"),
     ("page_weights.py", "Weights", ":material/pie_chart:"),
     ("page_performance.py", "Performance", ":material/show_chart:"),
+    ("page_factsheet.py", "Factsheet", ":material/description:"),
     ("page_downloads.py", "Downloads", ":material/download:"),
 )
 
