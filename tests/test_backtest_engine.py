@@ -137,7 +137,9 @@ def test_metrics_json_carries_the_peer_methodology(tmp_path: Path) -> None:
     args = ["backtest", "--methodology", "flagship", "--source", "demo", "--start", START]
     assert main([*args, "--end", END, "--out", str(out)]) == 0
     doc = json.loads((out / "metrics.json").read_text())
-    levels = pd.read_csv(out / "levels.csv", index_col="date", parse_dates=True)
+    # levels.parquet: full precision (levels.csv rounds to 10 significant digits, which alone
+    # can move a ratio of two levels by 1e-9)
+    levels = pd.read_parquet(out / "levels.parquet").set_index("date")
     assert doc["peer"]["methodology"] == "REMX-like Rare Earth & Strategic Metals"
     peer = levels["peer"].dropna()
     expected = peer.iloc[-1] / peer.iloc[0] - 1.0
