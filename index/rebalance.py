@@ -114,7 +114,8 @@ def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.Dat
     last_row = np.where(has, len(values) - 1 - np.argmax(seen[::-1], axis=0), 0)
     cols = np.arange(len(tickers))
     price = np.where(has, values[last_row, cols] if len(values) else np.nan, np.nan)
-    last_date = np.where(has, close.index.to_numpy()[last_row] if len(values) else None, None)
+    none = np.full(len(cols), None)  # an object array, so a never-priced name's date is None
+    last_date = np.where(has, close.index.to_numpy()[last_row], none) if len(values) else none
     currency = market.currency.reindex(tickers)
     missing = sorted({str(c) for c in currency.dropna()} - {"USD", *map(str, market.fx.columns)})
     if missing:
@@ -194,7 +195,8 @@ def rebalance(
     w = result.weights[result.weights > 0]
     held = list(w.index)
     px = _prices_at(market, t, held)
-    no_price = [tk for tk in held if not px.loc[tk, "price_usd"] > 0]
+    price_usd = px["price_usd"].astype(float)
+    no_price = [tk for tk in held if not price_usd[tk] > 0]
     if no_price:
         raise MissingDataError(f"no price in USD on or before {t.date()} for {no_price}")
     info = universe.reindex(held)
@@ -273,11 +275,11 @@ def _report(
     reasons: dict[str, int] = {}
     for text in universe.loc[~universe["eligible"].astype(bool), "reasons"].astype(str):
         for r in filter(None, (x.strip() for x in text.split(";"))):
-            key = re.match(r"[^\d<>=(]*", r).group().strip() or r
+            key = re.split(r"[\d<>=(]", r, maxsplit=1)[0].strip() or r
             reasons[key] = reasons.get(key, 0) + 1
     bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
-    for tk, wt in w.items():
-        band = china_band(float(held.loc[tk, "china_score"]))
+    for wt, score in zip(w.to_numpy(), held["china_score"].to_numpy(), strict=True):
+        band = china_band(float(score))
         bands[band] = bands.get(band, 0.0) + float(wt)
     turnover = float(0.5 * trades["trade_weight"].abs().sum()) if previous is not None else None
     return {
@@ -318,8 +320,8 @@ def _report(
         "stage_weighting": m.constraints.stage_weighting,
         "weights_by_country": dict(sorted(weights_by(w, country_exposure(held)).items())),
         "weights_by_china_band": bands,
-        "weighted_china_score": float(held["china_score"].astype(float) @ w),
-        "weighted_confidence": float(held["confidence"].astype(float) @ w),
+        "weighted_china_score": float(held["china_score"].astype(float).to_numpy() @ w.to_numpy()),
+        "weighted_confidence": float(held["confidence"].astype(float).to_numpy() @ w.to_numpy()),
         "turnover": turnover,
         "previous_holdings": len(_previous_index(previous)),
         "benchmark": m.benchmark.model_dump(),
