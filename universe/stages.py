@@ -112,7 +112,7 @@ def classify_stages(
         & stage_facts["company_id"].isin(index)
     ]
     for cid, rows_c in live.groupby("company_id", sort=False):
-        listed = out.at[cid, "stages"].split(";")
+        listed = out["stages"][cid].split(";")
         stages, primary, basis, shares, fact = _from_evidence(rows_c, listed)
         out.loc[cid, ["stages", "primary_stage", "primary_basis"]] = [stages, primary, basis]
         out.loc[cid, SHARE_COLUMNS] = [shares.get(s, 0.0) for s in STAGES]
