@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -115,7 +115,11 @@ def universe(
 
     from exchina.core.sources import load_market
 
-    market = market if market is not None else load_market(source, str(store) if store else None, as_stored=as_stored)
+    market = (
+        market
+        if market is not None
+        else load_market(source, str(store) if store else None, as_stored=as_stored)
+    )
     from exchina.cli.index_cmds import read_holdings
     from exchina.universe.screens import buffer_text, standing
 
@@ -171,7 +175,7 @@ WIDTHS = {"name": 34, "stages": 44, "reasons": 70}
 def _table_text(frame: pd.DataFrame) -> str:
     """The table for a terminal: text left-aligned, long text cut with an ellipsis."""
 
-    def cut(value: object, width: int) -> str:
+    def cut(value: Any, width: int) -> str:
         text = "" if pd.isna(value) else str(value)
         return text if len(text) <= width else text[: width - 1] + "…"
 
