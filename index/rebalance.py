@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,11 +31,13 @@ from exchina.index.exposures import (
     weights_by,
 )
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
-from exchina.index.optimizer import WeightsResult, optimize
 from exchina.index.relaxation import Relaxation
 from exchina.index.schedule import is_rebalance_date, review_date
 from exchina.index.top_up import top_up
 from exchina.universe.rules import STAGES
+
+if TYPE_CHECKING:  # cvxpy (seconds to import) loads when a rebalance is solved
+    from exchina.index.optimizer import WeightsResult
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
 
@@ -189,6 +191,8 @@ def rebalance(
     universe = _with_stage_shares(universe, companies)
     universe, topped = top_up(universe, m)
     parent = _parent_weights(m, source, t, market, companies, facts)
+    from exchina.index.optimizer import optimize
+
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
     w = result.weights[result.weights > 0]
