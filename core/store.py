@@ -125,7 +125,7 @@ def _equal(a: pd.Series, b: pd.Series) -> np.ndarray:
     na_a, na_b = a.isna().to_numpy(), b.isna().to_numpy()
     av = np.where(na_a, None, a.to_numpy(dtype=object))
     bv = np.where(na_b, None, b.to_numpy(dtype=object))
-    eq = (av == bv).astype(bool) & ~na_a & ~na_b
+    eq = np.equal(av, bv).astype(bool) & ~na_a & ~na_b
     return eq | (na_a & na_b)
 
 

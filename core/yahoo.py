@@ -19,7 +19,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import pandas as pd
 from tqdm import tqdm
@@ -131,7 +131,8 @@ def ticker_frame(frame: pd.DataFrame | None, ticker: str) -> pd.DataFrame:
         level = "Ticker" if "Ticker" in frame.columns.names else 1
         if ticker not in frame.columns.get_level_values(level):
             return pd.DataFrame()
-        sub = frame.xs(ticker, axis=1, level=level)
+        # one ticker of a two-level column index leaves a frame (the stubs allow a Series)
+        sub = cast(pd.DataFrame, frame.xs(ticker, axis=1, level=level))
     else:
         sub = frame
     sub = sub[[c for c in _COLUMNS if c in sub.columns]].rename(columns=_COLUMNS)
@@ -237,11 +238,15 @@ def fetch(
     client = client or YFinanceClient()
     start = start or FETCH_START
     tickers = list(dict.fromkeys(tickers))
-    opts = dict(
-        batch_size=batch_size, retries=retries, backoff=backoff, sleep=sleep, progress=progress
-    )
+
+    def download(names: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+        return download_batches(
+            client, names, start, end, batch_size=batch_size, retries=retries,
+            backoff=backoff, sleep=sleep, progress=progress,
+        )  # fmt: skip
+
     stocks = [t for t in tickers if not fx_currency(t)]
-    frames, failures = download_batches(client, stocks, start, end, **opts)
+    frames, failures = download(stocks)
     warnings: list[str] = []
     prices, currencies = [], {}
     for t, sub in frames.items():
@@ -253,11 +258,9 @@ def fetch(
         prices.append(clean)
         currencies[t] = str(clean["currency"].iloc[0])
         warnings += notes
-    wanted_fx = {fx_currency(t) for t in tickers if fx_currency(t)}
+    wanted_fx = {c for t in tickers if (c := fx_currency(t))}
     wanted_fx |= {c for c in currencies.values() if c != "USD"}
-    fx_frames, fx_fail = download_batches(
-        client, [fx_ticker(c) for c in sorted(wanted_fx)], start, end, **opts
-    )
+    fx_frames, fx_fail = download([fx_ticker(c) for c in sorted(wanted_fx)])
     failures.update(fx_fail)
     fx_rows = []
     for t, sub in fx_frames.items():

@@ -295,7 +295,7 @@ class ShareRow(_Row):
     company_id: str = Field(min_length=1)
     effective_from: dt.date
     shares_outstanding: float = Field(gt=0)
-    free_float: float | None = Field(None, gt=0, le=1)
+    free_float: float | None = Field(default=None, gt=0, le=1)
     source_title: str = Field(min_length=1)
     source_url: str = ""
     source_date: dt.date
