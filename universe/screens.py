@@ -26,7 +26,7 @@ from exchina.universe.loaders import (
 from exchina.universe.rules import UniverseRules
 from exchina.universe.score import score_companies
 from exchina.universe.stages import SHARE_COLUMNS as STAGE_SHARE_COLUMNS
-from exchina.universe.stages import classify_stages
+from exchina.universe.stages import chain_entry, classify_stages
 
 FREE_FLOAT_UNKNOWN = "free float unknown, 100% assumed"
 STAGE_DEFAULTED = "primary stage by the most-downstream default (no stage shares or evidence)"
@@ -249,6 +249,8 @@ def build_universe(
     bad_status = ~gone & ~status_unknown & ~np.isin(status, rules.statuses)
     listed_from = c["listed_from"]
     not_listed = (listed_from.notna() & (listed_from > t)).to_numpy()
+    entry = chain_entry(stage_facts, pd.Index(cid), t)
+    not_in_chain = entry.notna().to_numpy()
 
     stage_sets = [set(s.split(";")) for s in stages["stages"]]
     wanted = set(rules.stages)
@@ -308,6 +310,11 @@ def build_universe(
         ),
         _fmt(status, bad_status, "status {} not in [" + allowed_status + "]"),
         _fmt(listed_from.dt.strftime("%Y-%m-%d").to_numpy(), not_listed, "not listed until {}"),
+        _fmt(
+            entry.dt.strftime("%Y-%m-%d").to_numpy(),
+            not_in_chain,
+            "not in the chain before {} (stage evidence: entry)",
+        ),
         stage_msg,
         _fmt(
             _commas(c["commodities"]),
