@@ -297,7 +297,8 @@ def read_price_file(
     out: list[ImportedSeries] = []
     for frame, rows in raw:
         frame = frame.assign(_row=rows)
-        blank = frame.drop(columns=["_row"]).astype("string").fillna("").eq("").all(axis=1)
+        cells = frame.drop(columns=["_row"]).astype("string").fillna("")
+        blank = (cells == "").all(axis=1)
         frame = frame[~blank.to_numpy()]
         if not len(frame):
             raise InputError("no price rows after the header", file=path, row=2)

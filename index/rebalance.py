@@ -23,6 +23,7 @@ from exchina.core.atomic import write_outputs
 from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
+from exchina.index.coverage import require_coverage
 from exchina.index.exposures import (
     CHINA_BANDS,
     china_band,
@@ -154,7 +155,9 @@ def rebalance(
     limit and the trades list. ``companies``, ``facts`` and ``shares``: the company master, the
     exposure facts and the share counts (default: the shipped files, read once and passed down;
     a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
-    ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` or ``StaleDataError``.
+    ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` (also when the
+    market prices too few of the companies the rules consider: ``exchina.index.coverage``) or
+    ``StaleDataError``.
     """
     source: Path | None = None
     if not isinstance(methodology, Methodology):
@@ -179,6 +182,7 @@ def rebalance(
     from exchina.universe import build_universe, load_companies
 
     companies = load_companies() if companies is None else companies
+    require_coverage(cut, m, companies, cutoff, shares)
     universe = build_universe(
         date=cutoff,
         rules=m.universe,

@@ -26,7 +26,7 @@ from exchina.universe.loaders import (
 from exchina.universe.rules import UniverseRules
 from exchina.universe.score import score_companies
 from exchina.universe.stages import SHARE_COLUMNS as STAGE_SHARE_COLUMNS
-from exchina.universe.stages import classify_stages
+from exchina.universe.stages import chain_entry, classify_stages
 
 FREE_FLOAT_UNKNOWN = "free float unknown, 100% assumed"
 STAGE_DEFAULTED = "primary stage by the most-downstream default (no stage shares or evidence)"
@@ -202,8 +202,12 @@ def build_universe(
     """Every company with ``eligible`` and, if not, every failing screen in ``reasons``.
 
     Indexed by ticker; columns ``UNIVERSE_COLUMNS``. Uses the market up to ``date`` (as
-    ``market.asof(date)``) and facts known at ``date`` only. Float market cap = last close in USD x shares (the market's, else
-    ``shares.csv`` in force) x free float (``shares.csv``, else 1.0 noted in ``data_notes``).
+    ``market.asof(date)``) and facts known at ``date`` only. Float market cap = last close in
+    USD x shares x free float (``shares.csv``, else 1.0 noted in ``data_notes``). Shares: the
+    market's count known at ``date`` (Yahoo's share-count history in the store, or the demo's)
+    where it has one, else the ``shares.csv`` fact in force (``shares_source`` says which): the
+    dated history is one consistent series, the sourced facts are sparse, so they fill the
+    dates before its first report and the companies it lacks rather than interleave with it.
     A company without prices fails "no price history" and the price screens are not evaluated.
     Status: ``delisted_on <= date`` means delisted; a master status of ``delisted`` with a later
     ``delisted_on`` leaves the status at ``date`` unknown (the master keeps only the last status).
@@ -249,6 +253,8 @@ def build_universe(
     bad_status = ~gone & ~status_unknown & ~np.isin(status, rules.statuses)
     listed_from = c["listed_from"]
     not_listed = (listed_from.notna() & (listed_from > t)).to_numpy()
+    entry = chain_entry(stage_facts, pd.Index(cid), t)
+    not_in_chain = entry.notna().to_numpy()
 
     stage_sets = [set(s.split(";")) for s in stages["stages"]]
     wanted = set(rules.stages)
@@ -308,6 +314,11 @@ def build_universe(
         ),
         _fmt(status, bad_status, "status {} not in [" + allowed_status + "]"),
         _fmt(listed_from.dt.strftime("%Y-%m-%d").to_numpy(), not_listed, "not listed until {}"),
+        _fmt(
+            entry.dt.strftime("%Y-%m-%d").to_numpy(),
+            not_in_chain,
+            "not in the chain before {} (stage evidence: entry)",
+        ),
         stage_msg,
         _fmt(
             _commas(c["commodities"]),
