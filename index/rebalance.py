@@ -14,7 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from exchina.core.atomic import write_outputs
 from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
+from exchina.index.coverage import require_coverage
 from exchina.index.exposures import (
     CHINA_BANDS,
     china_band,
@@ -31,11 +32,13 @@ from exchina.index.exposures import (
     weights_by,
 )
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
-from exchina.index.optimizer import WeightsResult, optimize
 from exchina.index.relaxation import Relaxation
 from exchina.index.schedule import is_rebalance_date, review_date
 from exchina.index.top_up import top_up
 from exchina.universe.rules import STAGES
+
+if TYPE_CHECKING:  # cvxpy (seconds to import) loads when a rebalance is solved
+    from exchina.index.optimizer import WeightsResult
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
 
@@ -153,7 +156,9 @@ def rebalance(
     limit and the trades list. ``companies``, ``facts`` and ``shares``: the company master, the
     exposure facts and the share counts (default: the shipped files, read once and passed down;
     a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
-    ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` or ``StaleDataError``.
+    ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` (also when the
+    market prices too few of the companies the rules consider: ``exchina.index.coverage``) or
+    ``StaleDataError``.
     """
     source: Path | None = None
     if not isinstance(methodology, Methodology):
@@ -178,6 +183,7 @@ def rebalance(
     from exchina.universe import build_universe, load_companies
 
     companies = load_companies() if companies is None else companies
+    require_coverage(cut, m, companies, cutoff, shares)
     universe = build_universe(
         date=cutoff,
         rules=m.universe,
@@ -190,6 +196,8 @@ def rebalance(
     universe = _with_stage_shares(universe, companies)
     universe, topped = top_up(universe, m)
     parent = _parent_weights(m, source, t, market, companies, facts)
+    from exchina.index.optimizer import optimize
+
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
     w = result.weights[result.weights > 0]

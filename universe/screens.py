@@ -203,8 +203,12 @@ def build_universe(
     """Every company with ``eligible`` and, if not, every failing screen in ``reasons``.
 
     Indexed by ticker; columns ``UNIVERSE_COLUMNS``. Uses the market up to ``date`` (as
-    ``market.asof(date)``) and facts known at ``date`` only. Float market cap = last close in USD x shares (the market's, else
-    ``shares.csv`` in force) x free float (``shares.csv``, else 1.0 noted in ``data_notes``).
+    ``market.asof(date)``) and facts known at ``date`` only. Float market cap = last close in
+    USD x shares x free float (``shares.csv``, else 1.0 noted in ``data_notes``). Shares: the
+    market's count known at ``date`` (Yahoo's share-count history in the store, or the demo's)
+    where it has one, else the ``shares.csv`` fact in force (``shares_source`` says which): the
+    dated history is one consistent series, the sourced facts are sparse, so they fill the
+    dates before its first report and the companies it lacks rather than interleave with it.
     A company without prices fails "no price history" and the price screens are not evaluated.
     Status: ``delisted_on <= date`` means delisted; a master status of ``delisted`` with a later
     ``delisted_on`` leaves the status at ``date`` unknown (the master keeps only the last status).

@@ -26,6 +26,7 @@ from exchina.cli.common import (
 from exchina.core.atomic import write_atomic
 from exchina.core.csvsafe import csv_text
 from exchina.core.inputs import parse_date
+from exchina.core.market import Market
 from exchina.universe import UniverseRules, build_universe, explain
 from exchina.universe.review import evidence_summary
 
@@ -51,6 +52,16 @@ def _rules(methodology: str) -> tuple[UniverseRules, str]:
     m = load_methodology(path)
     where = f"shipped {methodology}" if not Path(methodology).is_file() else str(path)
     return m.universe, f"{m.name} ({where})"
+
+
+def _require_coverage(methodology: str, market: Market, t: pd.Timestamp) -> None:
+    """Exit 4 when the market prices too few of the companies the rules consider at ``t``."""
+    from exchina.index.coverage import require_coverage
+    from exchina.index.methodology import load_methodology
+    from exchina.universe import load_companies
+
+    m = load_methodology(methodology_path(methodology))
+    require_coverage(market.asof(t), m, load_companies(), t)
 
 
 def _date(text: str | None) -> pd.Timestamp | None:
@@ -124,6 +135,7 @@ def universe(
     from exchina.universe.screens import buffer_text, standing
 
     held = list(read_holdings(holdings).index) if holdings is not None else []
+    _require_coverage(methodology, market, t)
     u = build_universe(t, rules, market, previous_members=held)
     u = u.assign(standing=standing(u, held))
     if out is not None:
