@@ -47,12 +47,14 @@ def _reserves(universe: pd.DataFrame, weights: pd.DataFrame) -> dict[pd.Timestam
     out: dict[pd.Timestamp, list[str]] = {}
     if universe.empty or "eligible" not in universe:
         return out
-    for day, group in universe.groupby("date"):
-        held = set(weights.loc[day][weights.loc[day] > 0].index) if day in weights.index else set()
+    for day, group in universe.groupby(pd.DatetimeIndex(universe["date"])):
+        held = (
+            set(weights.columns[weights.loc[day].to_numpy() > 0]) if day in weights.index else set()
+        )
         cands = group[group["eligible"].astype(bool) & ~group["ticker"].isin(held)]
         if "float_mcap_usd" in cands:
             cands = cands.sort_values("float_mcap_usd", ascending=False, kind="stable")
-        out[pd.Timestamp(day)] = [str(t) for t in cands["ticker"]]
+        out[day] = [str(t) for t in cands["ticker"]]
     return out
 
 
@@ -61,16 +63,17 @@ def drop_removed(weights: pd.DataFrame, actions: pd.DataFrame) -> tuple[pd.DataF
     each rebalance after the action goes pro rata to the others (each change is noted)."""
     out, notes = weights.copy(), []
     gone = actions[actions["type"].isin(REMOVALS) & actions["ticker"].isin(weights.columns)]
-    for a in gone.itertuples(index=False):
-        later = out.index > pd.Timestamp(a.date)
-        for day in out.index[later & (out[a.ticker] > 0).to_numpy()]:
+    cols = ("date", "ticker", "type", "action_id")
+    for date, ticker, kind, action_id in zip(*(gone[c] for c in cols), strict=True):
+        later = out.index > pd.Timestamp(date)
+        for day in out.index[later & (out[ticker] > 0).to_numpy()]:
             row = out.loc[day].copy()
-            w = float(row[a.ticker])
-            row[a.ticker] = 0.0
+            w = float(row[ticker])
+            row[ticker] = 0.0
             out.loc[day] = row / row.sum()
             notes.append(
-                f"{day.date()}: {a.ticker} left the index on {pd.Timestamp(a.date).date()} "
-                f"({a.type}, {a.action_id}); its target weight {w:.2%} went pro rata to the rest"
+                f"{day.date()}: {ticker} left the index on {pd.Timestamp(date).date()} "
+                f"({kind}, {action_id}); its target weight {w:.2%} went pro rata to the rest"
             )
     return out, notes
 
@@ -83,19 +86,21 @@ def calculate_index(
     actions: pd.DataFrame | None = None,
     withholding_table: pd.Series | None = None,
     companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
     actions_path: str | Path | None = None,
     result: BacktestResult | None = None,
 ) -> IndexCalculation:
     """Daily PR/TR/NTR levels of ``methodology`` from its first rebalance to ``end`` (default:
     the last price). ``actions``: the corporate actions table (default: the shipped one, filtered
     to real or synthetic events by ``market.synthetic``); ``result``: a backtest of the same
-    methodology and market to ``end`` already run (its constituents are used)."""
+    methodology and market to ``end`` already run (its constituents are used); ``companies``
+    and ``facts``: a custom company master and exposure facts (default: the shipped files)."""
     from exchina.backtest.engine import run_backtest
     from exchina.universe import load_companies
 
     hi = pd.Timestamp(end) if end is not None else market.as_of
     if result is None:
-        result = run_backtest(methodology, market, None, hi)
+        result = run_backtest(methodology, market, None, hi, companies=companies, facts=facts)
     tickers = [str(t) for t in market.close.columns]
     table = actions if actions is not None else load_corporate_actions(actions_path)
     table = actions_for(table, market.synthetic)

@@ -31,27 +31,28 @@ def load_events(path: str | Path | None = None) -> pd.DataFrame:
         raise InputError(f"missing columns {missing}", file=p, row=1)
     seen: set[str] = set()
     dates = []
-    for i, rec in enumerate(raw.itertuples(index=False), start=2):
+    cells = zip(raw["date"], raw["event_id"], raw["title"], raw["source_url"], strict=True)
+    for i, (date, event_id, title, url) in enumerate(cells, start=2):
         try:
-            d = pd.Timestamp(dt_str := rec.date.strip())
+            d = pd.Timestamp(dt_str := date.strip())
             if len(dt_str) != 10:
                 raise ValueError
         except ValueError:
             raise InputError(
-                f"expected a date YYYY-MM-DD, got {rec.date!r}", file=p, row=i, field="date"
+                f"expected a date YYYY-MM-DD, got {date!r}", file=p, row=i, field="date"
             ) from None
         dates.append(d)
-        eid = rec.event_id.strip()
+        eid = event_id.strip()
         if not eid:
             raise InputError("empty event id", file=p, row=i, field="event_id")
         if eid in seen:
             raise InputError(f"duplicate event id {eid!r}", file=p, row=i, field="event_id")
         seen.add(eid)
-        if not rec.title.strip():
+        if not title.strip():
             raise InputError("empty title", file=p, row=i, field="title")
-        if not rec.source_url.startswith(("http://", "https://")):
+        if not url.startswith(("http://", "https://")):
             raise InputError(
-                f"expected an http(s) URL, got {rec.source_url!r}",
+                f"expected an http(s) URL, got {url!r}",
                 file=p,
                 row=i,
                 field="source_url",
@@ -77,8 +78,8 @@ def event_windows(
     i_lv, b_lv = both["i"].to_numpy(), both["b"].to_numpy()
     offsets = np.arange(-pre, post + 1)
     rows = []
-    for ev in events.itertuples(index=False):
-        day0 = int(dates.searchsorted(pd.Timestamp(ev.date)))
+    for event_id, date in zip(events["event_id"], events["date"], strict=True):
+        day0 = int(dates.searchsorted(pd.Timestamp(date)))
         first, last = day0 - pre - 1, day0 + post
         if first < 0 or last >= len(dates):
             continue
@@ -88,8 +89,8 @@ def event_windows(
         rows.append(
             pd.DataFrame(
                 {
-                    "event_id": ev.event_id,
-                    "event_date": pd.Timestamp(ev.date),
+                    "event_id": event_id,
+                    "event_date": pd.Timestamp(date),
                     "offset": offsets,
                     "date": dates[span],
                     "index_return": ir,

@@ -30,8 +30,10 @@ def snapshots(universe: pd.DataFrame, columns: list[str]) -> Callable[[pd.Timest
         static = universe[cols]
         return lambda date: static
     frames = {
-        pd.Timestamp(d): g.set_index("ticker")[cols]
-        for d, g in universe[["date", "ticker", *cols]].groupby("date", sort=True)
+        d: g.set_index("ticker")[cols]
+        for d, g in universe[["ticker", *cols]].groupby(
+            pd.DatetimeIndex(universe["date"]), sort=True
+        )
     }
     dates = pd.DatetimeIndex(list(frames))
 
@@ -67,9 +69,10 @@ def exposures(
     count as 'unknown'. Rows sum to the row's total weight."""
     at = snapshots(universe, [column_for(by)])
     rows = {}
-    for date, w in weights.iterrows():
+    for i, date in enumerate(pd.DatetimeIndex(weights.index)):
+        w = weights.iloc[i]
         w = w[w.fillna(0.0) != 0.0]
-        groups = group_values(at(pd.Timestamp(date)), by).reindex(w.index)
+        groups = group_values(at(date), by).reindex(w.index)
         rows[date] = w.groupby(groups.fillna("unknown")).sum()
     out = pd.DataFrame(rows).T.fillna(0.0).sort_index(axis=1)
     out.index = pd.DatetimeIndex(out.index, name="date")
@@ -84,9 +87,10 @@ def china_exposure(
     score (0-100) by default, or ``confidence`` (0-1) for the evidence behind it."""
     at = snapshots(universe, [column])
     out = {}
-    for date, w in weights.iterrows():
+    for i, date in enumerate(pd.DatetimeIndex(weights.index)):
+        w = weights.iloc[i]
         w = w[w.fillna(0.0) != 0.0]
-        frame = at(pd.Timestamp(date))
+        frame = at(date)
         if column not in frame:
             out[date] = np.nan
             continue

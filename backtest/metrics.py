@@ -75,15 +75,15 @@ def rolling_volatility(
 
 def _drawdown_dates(s: pd.Series) -> dict:
     dd = s / s.cummax() - 1.0
-    trough = dd.idxmin()
-    peak = s.loc[:trough].idxmax()
-    after = s.loc[trough:]
-    rec = after.index[after >= s.loc[peak]]
+    dates = pd.DatetimeIndex(s.index)
+    trough = int(dd.argmin())  # positions of the first lowest and highest points (NaN skipped)
+    peak = int(s.iloc[: trough + 1].argmax())
+    rec = dates[trough:][(s.iloc[trough:] >= s.iloc[peak]).to_numpy()]
     return {
         "max_drawdown": float(dd.min()),
-        "max_drawdown_peak": str(pd.Timestamp(peak).date()),
-        "max_drawdown_trough": str(pd.Timestamp(trough).date()),
-        "max_drawdown_recovery": str(pd.Timestamp(rec[0]).date()) if len(rec) else None,
+        "max_drawdown_peak": str(dates[peak].date()),
+        "max_drawdown_trough": str(dates[trough].date()),
+        "max_drawdown_recovery": str(rec[0].date()) if len(rec) else None,
     }
 
 
@@ -177,7 +177,7 @@ def yearly_returns(levels: pd.DataFrame) -> pd.DataFrame:
         s = levels[col].dropna()
         if s.empty:
             continue
-        year_end = s.groupby(s.index.year).last()
+        year_end = s.groupby(pd.DatetimeIndex(s.index).year).last()
         start = pd.concat([pd.Series([s.iloc[0]], index=[year_end.index[0]]), year_end.iloc[:-1]])
         start.index = year_end.index
         out[col] = year_end / start.to_numpy() - 1.0

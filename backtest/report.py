@@ -165,8 +165,10 @@ def render_report(
             )
             event_html = _table(
                 [
-                    (f"{r.event_date.date()} {r.title}", f"{r.excess:+.2%}")
-                    for r in last.itertuples(index=False)
+                    (f"{day.date()} {title}", f"{excess:+.2%}")
+                    for day, title, excess in zip(
+                        last["event_date"], last["title"], last["excess"], strict=True
+                    )
                 ],
                 ("event", f"excess return to day +{post}"),
             )

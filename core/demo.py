@@ -41,6 +41,7 @@ from __future__ import annotations
 import zlib
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -220,7 +221,7 @@ def _generate(
     march_sept = _first_bdays(dates, (3, 9))
     years = dates.year.to_numpy()
     notes = {}
-    for j, row in inst.iterrows():
+    for j, (_, row) in enumerate(inst.iterrows()):
         idio_vol, mult, mcap, turnover, px_usd, yld = SIZES[row["size"]]
         r_t = _rng(seed, row["ticker"])
         stages = parse_stages(row["stages"])
@@ -310,7 +311,7 @@ def _mean_reverting(shocks: np.ndarray, kappa: float) -> np.ndarray:
     """AR(1) level ``x[t] = (1 - kappa) x[t-1] + shock[t]``: same daily moves, bounded drift."""
     from scipy.signal import lfilter  # 1 s to import: only when a demo market is generated
 
-    return lfilter([1.0], [1.0, -(1.0 - kappa)], shocks)
+    return np.asarray(lfilter([1.0], [1.0, -(1.0 - kappa)], shocks))
 
 
 def _fx(seed: int, currencies: list[str], n: int) -> dict[str, np.ndarray]:
@@ -364,7 +365,7 @@ def _add_benchmark(
     w_prev = np.divide(w_prev, tot, out=np.zeros_like(w_prev), where=tot > 0)
     pr_b = (w_prev * pr).sum(axis=1)
     dy_b = (w_prev * dy).sum(axis=1)
-    dates = frames["close"].index
+    dates = pd.DatetimeIndex(frames["close"].index)
     year_end = np.r_[dates.year[1:] != dates.year[:-1], True]
     level = np.empty(len(dates))
     dist = np.zeros(len(dates))
@@ -391,17 +392,22 @@ def _add_benchmark(
 def demo_long_frames(market: Market) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The demo market as the store's long tables ``(prices, fx, shares)``, for writing it
     into a store (labelled ``synthetic-demo`` there)."""
-    close = market.close.stack(future_stack=True).rename("close")
     prices = pd.concat(
         [
-            close,
-            market.volume.stack(future_stack=True).rename("volume"),
-            market.dividends.stack(future_stack=True).rename("dividends"),
+            _long(market.close, "close"),
+            _long(market.volume, "volume"),
+            _long(market.dividends, "dividends"),
         ],
         axis=1,
     ).reset_index()
     prices = prices[prices["close"].notna()].reset_index(drop=True)
     prices["currency"] = prices["ticker"].map(market.currency)
-    fx = market.fx.drop(columns="USD").stack().rename("usd_per_unit").reset_index()
-    shares = market.shares.stack().rename("shares").dropna().reset_index()
+    fx = _long(market.fx.drop(columns="USD"), "usd_per_unit").reset_index()
+    shares = _long(market.shares, "shares").dropna().reset_index()
     return prices, fx, shares
+
+
+def _long(wide: pd.DataFrame, name: str) -> pd.Series:
+    """A dates x columns frame as one long Series ``name`` (NaN cells kept)."""
+    # one column level stacks to a Series; the stubs allow a frame too
+    return cast(pd.Series, wide.stack(future_stack=True)).rename(name)

@@ -9,6 +9,7 @@ stays point in time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -133,4 +134,5 @@ class Market:
         """Date of the latest price per ticker (NaT if none)."""
         cols = tickers if tickers is not None else self.tickers
         c = self.close.reindex(columns=cols)
-        return c.apply(lambda s: s.last_valid_index())
+        # one value per column, so a Series (the stubs also allow a frame)
+        return cast(pd.Series, c.apply(lambda s: s.last_valid_index()))

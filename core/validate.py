@@ -12,8 +12,6 @@ shows as a 100x move).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
@@ -195,7 +193,7 @@ def jump_warnings(clean: pd.DataFrame, file: str | None = None) -> list[str]:
     ratio = px / prev
     bad = (ratio >= JUMP_FACTOR) | (ratio <= 1.0 / JUMP_FACTOR)
     notes: list[str] = []
-    rows: Sequence = clean["_row"].to_numpy() if "_row" in clean.columns else clean.index
+    rows = (clean["_row"] if "_row" in clean.columns else clean.index).to_numpy()
     for i in np.flatnonzero(bad.fillna(False).to_numpy()):
         r = ratio.iloc[i]
         hint = " (pence/pounds mix-up?)" if 50 <= max(r, 1 / r) <= 200 else ""

@@ -1,6 +1,7 @@
 """Yahoo Finance source: daily prices, dividends, splits, currencies and FX through yfinance.
 
-yfinance is reached only through ``YahooClient`` (``download`` and ``currency``), so tests inject
+yfinance is reached only through ``YahooClient`` (``download``, ``currency`` and, when the client
+has it, ``shares``: the share-count history, ``exchina.core.share_history``), so tests inject
 fixture frames of the shapes yfinance really returns and never touch the network. Facts handled
 (see shared/reference/anchors.md): ``download`` returns ('Price', 'Ticker') MultiIndex columns even
 for one ticker; offline or refused it returns an empty frame and raises nothing, so an empty or
@@ -19,13 +20,14 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import pandas as pd
 from tqdm import tqdm
 
 from exchina.core.errors import ExchinaError, SourceError
 from exchina.core.fx import fx_currency, fx_ticker, infer_currency, normalise_currency
+from exchina.core.share_history import share_rows
 from exchina.core.store import MarketStore, WriteSummary
 from exchina.core.validate import validate_prices
 
@@ -106,6 +108,16 @@ class YFinanceClient:
         except Exception:  # metadata is best effort; the suffix is the documented fallback
             return None
 
+    def shares(self, ticker: str, start: str, end: str | None) -> pd.Series | None:
+        """``Ticker.get_shares_full(start, end)``: the share-count history (None if Yahoo has
+        none); see ``exchina.core.share_history`` for its shape."""
+        import yfinance as yf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return yf.Ticker(ticker).get_shares_full(start=start, end=end)
+
 
 @dataclass
 class FetchResult:
@@ -117,6 +129,7 @@ class FetchResult:
     prices: WriteSummary
     fx: WriteSummary
     warnings: list[str] = field(default_factory=list)
+    shares: WriteSummary = field(default_factory=lambda: WriteSummary("shares"))
 
 
 def ticker_frame(frame: pd.DataFrame | None, ticker: str) -> pd.DataFrame:
@@ -131,7 +144,8 @@ def ticker_frame(frame: pd.DataFrame | None, ticker: str) -> pd.DataFrame:
         level = "Ticker" if "Ticker" in frame.columns.names else 1
         if ticker not in frame.columns.get_level_values(level):
             return pd.DataFrame()
-        sub = frame.xs(ticker, axis=1, level=level)
+        # one ticker of a two-level column index leaves a frame (the stubs allow a Series)
+        sub = cast(pd.DataFrame, frame.xs(ticker, axis=1, level=level))
     else:
         sub = frame
     sub = sub[[c for c in _COLUMNS if c in sub.columns]].rename(columns=_COLUMNS)
@@ -227,7 +241,8 @@ def fetch(
     sleep: Callable[[float], None] | None = None,
     progress: bool = True,
 ) -> FetchResult:
-    """Download tickers (and the FX to USD their currencies need) and store what succeeded.
+    """Download tickers (and the FX to USD their currencies need, and each stock's share-count
+    history) and store what succeeded, in one store version.
 
     Tickers named like ``AUDUSD=X`` are stored as FX. A ticker with no rows, or with rows that
     fail validation, is a failure with its reason; the others are stored. SourceError (exit 7)
@@ -237,11 +252,15 @@ def fetch(
     client = client or YFinanceClient()
     start = start or FETCH_START
     tickers = list(dict.fromkeys(tickers))
-    opts = dict(
-        batch_size=batch_size, retries=retries, backoff=backoff, sleep=sleep, progress=progress
-    )
+
+    def download(names: list[str]) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+        return download_batches(
+            client, names, start, end, batch_size=batch_size, retries=retries,
+            backoff=backoff, sleep=sleep, progress=progress,
+        )  # fmt: skip
+
     stocks = [t for t in tickers if not fx_currency(t)]
-    frames, failures = download_batches(client, stocks, start, end, **opts)
+    frames, failures = download(stocks)
     warnings: list[str] = []
     prices, currencies = [], {}
     for t, sub in frames.items():
@@ -253,11 +272,9 @@ def fetch(
         prices.append(clean)
         currencies[t] = str(clean["currency"].iloc[0])
         warnings += notes
-    wanted_fx = {fx_currency(t) for t in tickers if fx_currency(t)}
+    wanted_fx = {c for t in tickers if (c := fx_currency(t))}
     wanted_fx |= {c for c in currencies.values() if c != "USD"}
-    fx_frames, fx_fail = download_batches(
-        client, [fx_ticker(c) for c in sorted(wanted_fx)], start, end, **opts
-    )
+    fx_frames, fx_fail = download([fx_ticker(c) for c in sorted(wanted_fx)])
     failures.update(fx_fail)
     fx_rows = []
     for t, sub in fx_frames.items():
@@ -274,6 +291,7 @@ def fetch(
             + (f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""),
             failures,
         )
+    counts = share_counts(client, sorted(currencies), start, end, warnings)
     with store.lock():
         p_sum = (
             store.write_prices(pd.concat(prices, ignore_index=True), YAHOO_SOURCE, "yahoo")
@@ -283,7 +301,35 @@ def fetch(
         f_sum = WriteSummary("fx")
         if fx_rows:
             f_sum = store.write_fx(pd.concat(fx_rows, ignore_index=True), YAHOO_SOURCE, "yahoo")
-    return FetchResult(succeeded, failures, currencies, p_sum, f_sum, warnings)
+        s_sum = store.write_shares(counts, YAHOO_SOURCE, "yahoo") if len(counts) else None
+    return FetchResult(
+        succeeded, failures, currencies, p_sum, f_sum, warnings, s_sum or WriteSummary("shares")
+    )
+
+
+def share_counts(
+    client: YahooClient, tickers: list[str], start: str, end: str | None, notes: list[str]
+) -> pd.DataFrame:
+    """The share-count history of each ticker (``get_shares_full`` from ``start``, not its
+    18-month default) as store rows; a ticker without one, or a failed request, is a note in
+    ``notes`` (its prices are stored all the same). A client without ``shares`` gets none."""
+    ask = getattr(client, "shares", None)
+    if not callable(ask):
+        return pd.DataFrame()
+    frames = []
+    for t in tickers:
+        try:
+            got = ask(t, start, end)
+            rows, why = share_rows(got if isinstance(got, pd.Series) else None, t)
+        except Exception as exc:  # yfinance raises assorted errors for this endpoint
+            notes.append(f"{t}: no share-count history ({type(exc).__name__}: {exc})")
+            continue
+        notes += why
+        if len(rows):
+            frames.append(rows)
+        else:
+            notes.append(f"{t}: Yahoo has no share-count history")
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _prepare(client: YahooClient, ticker: str, sub: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

@@ -66,21 +66,21 @@ class CorporateActionRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     removal_proceeds: Literal["pro_rata", "replacement"] = Field(
-        "pro_rata",
+        default="pro_rata",
         description="a removed company's proceeds: reinvested pro rata in the remaining names, or "
         "in a replacement (the largest eligible non-member at the last review) when the count "
         "falls below min_constituents",
     )
     min_constituents: int = Field(
-        0, ge=0, description="replace a removed company only when fewer names would remain"
+        default=0, ge=0, description="replace a removed company only when fewer names would remain"
     )
     delisting_price: Literal["last", "zero"] = "last"
     suspension_max_days: int | None = Field(
-        20, ge=1, description="business days without a price before a held name is removed"
+        default=20, ge=1, description="business days without a price before a held name is removed"
     )
     suspension_price: Literal["last", "zero"] = "last"
     special_dividend: Literal["price_adjust", "cash"] = Field(
-        "price_adjust",
+        default="price_adjust",
         description="price_adjust: the divisor offsets the price drop (price return unchanged); "
         "cash: treated as an ordinary dividend",
     )
@@ -89,7 +89,7 @@ class CorporateActionRules(BaseModel):
         description="country (ISO alpha-2) -> withholding rate 0-1, over the shipped table",
     )
     announcement_business_days: int | None = Field(
-        None,
+        default=None,
         ge=0,
         description="sessions between the announcement and the effective date (default: the "
         "selection cut-off's, schedule.cutoff_business_days)",
@@ -115,8 +115,8 @@ class ActionRow(BaseModel):
     ticker: str = Field(min_length=1)
     type: Literal["split", "cash_dividend", "special_dividend", "takeover_cash", "delisting"]
     date: dt.date
-    ratio: float | None = Field(None, gt=0)
-    amount: float | None = Field(None, ge=0)
+    ratio: float | None = Field(default=None, gt=0)
+    amount: float | None = Field(default=None, ge=0)
     currency: str = ""
     announced: dt.date | None = None
     description: str = ""
@@ -215,7 +215,7 @@ def split_factors(
     turns a split-adjusted price into the price traded that day (``raw = adjusted x factor``)."""
     out = pd.DataFrame(1.0, index=dates, columns=pd.Index(tickers, name="ticker"))
     splits = actions[(actions["type"] == "split") & actions["ticker"].isin(tickers)]
-    for r in splits.itertuples(index=False):
-        before = dates < pd.Timestamp(r.date)
-        out.loc[before, r.ticker] = out.loc[before, r.ticker] * float(r.ratio)
+    for date, ticker, ratio in zip(splits["date"], splits["ticker"], splits["ratio"], strict=True):
+        before = dates < pd.Timestamp(date)
+        out.loc[before, ticker] = out.loc[before, ticker] * float(ratio)
     return out

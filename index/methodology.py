@@ -39,15 +39,19 @@ class _Strict(BaseModel):
 class Weighting(_Strict):
     scheme: Scheme = "capped_mcap"
     distance: Literal["relative", "absolute"] = Field(
-        "relative",
+        default="relative",
         description="capped_mcap / equal: minimise sum((w - basis)^2 / basis) (relative: excess "
         "is redistributed pro rata, as iterative capping does) or sum((w - basis)^2) (absolute)",
     )
-    lookback_days: int = Field(252, ge=20, description="return history for risk models")
-    n_factors: int = Field(5, ge=1, description="principal components in the factor risk model")
-    parent: str | None = Field(None, description="parent methodology file for scheme = tracking")
+    lookback_days: int = Field(default=252, ge=20, description="return history for risk models")
+    n_factors: int = Field(
+        default=5, ge=1, description="principal components in the factor risk model"
+    )
+    parent: str | None = Field(
+        default=None, description="parent methodology file for scheme = tracking"
+    )
     china_budget: float | None = Field(
-        None, ge=0, le=100, description="tracking: max weighted China score"
+        default=None, ge=0, le=100, description="tracking: max weighted China score"
     )
 
     @model_validator(mode="after")
@@ -71,12 +75,12 @@ class Relax(_Strict):
 
 
 class Constraints(_Strict):
-    max_weight: float = Field(0.10, gt=0, le=1)
-    min_weight: float = Field(0.0, ge=0, lt=1, description="floor for every held name")
-    ucits: bool = Field(False, description="UCITS 5/10/40")
-    ric: bool = Field(False, description="US RIC 25/5/50")
+    max_weight: float = Field(default=0.10, gt=0, le=1)
+    min_weight: float = Field(default=0.0, ge=0, lt=1, description="floor for every held name")
+    ucits: bool = Field(default=False, description="UCITS 5/10/40")
+    ric: bool = Field(default=False, description="US RIC 25/5/50")
     rule_buffer: float = Field(
-        0.9,
+        default=0.9,
         gt=0,
         le=1,
         description="UCITS/RIC are enforced on buffered targets: thresholds x this "
@@ -89,28 +93,32 @@ class Constraints(_Strict):
         "relaxes as little as possible in that order and reports every relaxation",
     )
     min_constituents: int | None = Field(
-        None,
+        default=None,
         ge=1,
         description="when fewer names pass the screens, the largest names that failed only the "
         "size, liquidity or history screens are added (top-up), largest float market cap first",
     )
     stage_weighting: Literal["revenue_share", "primary"] = Field(
-        "revenue_share",
+        default="revenue_share",
         description="how a company's weight counts toward stage bounds: split over its stages by "
         "revenue share (unknown shares share the remainder equally) or all in its primary stage",
     )
-    max_china_score_avg: float | None = Field(None, ge=0, le=100)
+    max_china_score_avg: float | None = Field(default=None, ge=0, le=100)
     stage_bounds: dict[str, tuple[float, float]] = Field(
         default_factory=dict,
         description="stage -> [lower, upper]; 'metal_alloy+magnet' bounds the sum of stages",
     )
     country_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
     commodity_bounds: dict[str, tuple[float, float]] = Field(default_factory=dict)
-    aum_usd: float | None = Field(None, gt=0, description="fund size for the liquidity constraint")
-    liquidity_k: float | None = Field(None, gt=0, description="weight x AUM <= k x ADTV")
-    max_turnover: float | None = Field(None, gt=0, le=2, description="one-way turnover limit")
-    min_names: int | None = Field(None, ge=1)
-    max_names: int | None = Field(None, ge=1)
+    aum_usd: float | None = Field(
+        default=None, gt=0, description="fund size for the liquidity constraint"
+    )
+    liquidity_k: float | None = Field(default=None, gt=0, description="weight x AUM <= k x ADTV")
+    max_turnover: float | None = Field(
+        default=None, gt=0, le=2, description="one-way turnover limit"
+    )
+    min_names: int | None = Field(default=None, ge=1)
+    max_names: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -155,18 +163,18 @@ class Constraints(_Strict):
 
 class Schedule(_Strict):
     frequency: Literal["quarterly", "semiannual"] = "quarterly"
-    months: list[int] | None = Field(None, description="default: 3,6,9,12 or 6,12")
+    months: list[int] | None = Field(default=None, description="default: 3,6,9,12 or 6,12")
     effective: Literal["third_friday"] = "third_friday"
     cutoff_business_days: int = Field(
-        5, ge=0, description="selection data cut-off before effective"
+        default=5, ge=0, description="selection data cut-off before effective"
     )
     max_price_age_days: int = Field(
-        5,
+        default=5,
         ge=0,
         description="latest prices more than this many business days before the cut-off are stale",
     )
     calendar: str = Field(
-        "XNYS",
+        default="XNYS",
         description="exchange calendar (exchange_calendars code) whose sessions define trading "
         "days: an effective date that is not a session moves to the previous session",
     )
@@ -193,16 +201,24 @@ class Schedule(_Strict):
 
 
 class Costs(_Strict):
-    spread_bps: float = Field(20.0, ge=0, description="half-spread plus commission per unit traded")
-    impact_bps_at_full_adtv: float = Field(
-        100.0, ge=0, description="impact in bps when a trade is 100% of ADTV (square-root law)"
+    spread_bps: float = Field(
+        default=20.0, ge=0, description="half-spread plus commission per unit traded"
     )
-    aum_usd: float = Field(100e6, gt=0, description="fund size used to size trades against ADTV")
+    impact_bps_at_full_adtv: float = Field(
+        default=100.0,
+        ge=0,
+        description="impact in bps when a trade is 100% of ADTV (square-root law)",
+    )
+    aum_usd: float = Field(
+        default=100e6, gt=0, description="fund size used to size trades against ADTV"
+    )
 
 
 class Benchmark(_Strict):
-    ticker: str | None = Field(None, description="a ticker in the store, e.g. REMX")
-    methodology: str | None = Field(None, description="another shipped methodology to run beside")
+    ticker: str | None = Field(default=None, description="a ticker in the store, e.g. REMX")
+    methodology: str | None = Field(
+        default=None, description="another shipped methodology to run beside"
+    )
 
 
 class Methodology(_Strict):
@@ -210,7 +226,7 @@ class Methodology(_Strict):
     description: str = ""
     version: str = "1"
     base_date: dt.date = dt.date(2012, 12, 31)
-    base_level: float = Field(1000.0, gt=0)
+    base_level: float = Field(default=1000.0, gt=0)
     currency: Literal["USD"] = "USD"
     universe: UniverseRules = Field(default_factory=UniverseRules)
     weighting: Weighting = Field(default_factory=Weighting)

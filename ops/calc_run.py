@@ -50,9 +50,12 @@ def run_calc(
     lock_timeout: float = 600.0,
     force: bool = False,
     as_stored: str | int | None = None,
+    companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> CalcCommit:
     """Calculate and commit the levels of ``[start, end]`` (default: from the first rebalance to
-    the last price) into ``out``; ``market`` overrides ``source``/``store`` (tests, the app).
+    the last price) into ``out``; ``market`` overrides ``source``/``store`` (tests, the app);
+    ``companies``/``facts``: a custom company master and exposure facts (default: shipped).
 
     ``out`` holding files a calculation does not write is refused (``OutputFolderError``)
     unless ``force`` (writes beside them, deletes nothing). ``as_stored`` reads the store as
@@ -76,7 +79,7 @@ def run_calc(
             )
         if len(committed):
             last = max(last, committed.index[-1])
-        ic = calculate_index(meth, mkt.asof(last), last)
+        ic = calculate_index(meth, mkt.asof(last), last, companies=companies, facts=facts)
         levels = ic.levels
         first = levels.index[0] if lo is None else max(lo, levels.index[0])
         if len(committed):

@@ -25,6 +25,7 @@ from exchina.universe import (
 )
 from exchina.universe.review import evidence_summary, later_years, review_facts
 from exchina.universe.screens import STAGE_DEFAULTED
+from exchina.universe.stages import LAST_KNOWN
 
 FIX = Path(__file__).parent / "fixtures" / "universe"
 T = pd.Timestamp("2025-01-01")
@@ -106,7 +107,8 @@ def test_evidenced_factor_counts(data: dict) -> None:
     [
         ("2019-12-31", "magnet", "no shares: most downstream", ""),  # before any evidence
         ("2022-01-01", "mining", "stage evidence: primary", "b1"),
-        ("2024-07-01", "magnet", "no shares: most downstream", ""),  # b1 ended, b2/b3 not public
+        # b1 ended, b2/b3 not public yet: the last known position stands, labelled so
+        ("2024-07-01", "mining", "stage evidence: primary" + LAST_KNOWN, "b1"),
         ("2024-09-01", "magnet", "stage evidence: largest revenue share", "b3"),
     ],
 )

@@ -29,9 +29,10 @@ def test_fixture_files_load_with_typed_columns(companies: pd.DataFrame) -> None:
     assert companies.loc[4, "listed_from"] == pd.Timestamp("2024-03-01")
     assert pd.isna(companies.loc[0, "delisted_on"])
     assert len(facts) == 11
-    # empty known_from is filled with effective_from; a given one is kept
+    # empty known_from is filled with source_date (known once the source is public); a given
+    # one is kept
     a1 = facts.set_index("fact_id").loc["a1"]
-    assert a1["known_from"] == a1["effective_from"] == pd.Timestamp("2020-01-01")
+    assert a1["known_from"] == a1["source_date"] == pd.Timestamp("2024-01-01")
     assert facts.set_index("fact_id").loc["a9", "known_from"] == pd.Timestamp("2024-12-01")
     assert facts["value"].dtype == "float64"
     assert shares["free_float"].isna().sum() == 2
@@ -57,6 +58,9 @@ def test_fixture_files_load_with_typed_columns(companies: pd.DataFrame) -> None:
         ("facts_missing_source.csv", 2, "source_title", "missing value"),
         ("shares_bad_free_float.csv", 2, "free_float", "less than or equal to 1"),
         ("facts_verified_before_source.csv", 2, "verified_on", "cannot predate it"),
+        ("facts_known_before_source.csv", 2, "known_from", "cannot be known before its source"),
+        ("stages_known_before_source.csv", 2, "known_from", "cannot be known before its source"),
+        ("stages_entry_with_share.csv", 2, "share", "leave share empty when basis is entry"),
         ("stages_share_missing.csv", 2, "share", "basis revenue needs a share"),
         ("stages_unknown_stage.csv", 2, "stage", "unknown stage 'smelting'"),
         ("stages_share_sum.csv", 3, "share", "revenue shares of alpha from 2020-01-01 sum to 1.2"),

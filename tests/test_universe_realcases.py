@@ -38,11 +38,21 @@ def _score(shipped: dict, company_id: str, date: str) -> pd.Series:
 
 
 def test_mp_score_falls_after_stopping_china_shipments(shipped: dict) -> None:
-    before = _score(shipped, "mp_materials", "2025-04-16")
+    """The halt of 2025-04-17 is known from a report of 2025-04-18; the same report is the first
+    fresh source of the Shenghe offtake, so the score at the halt reflects the (decaying) ended
+    relationships, and it falls as they decay and the zero facts stand."""
     after = _score(shipped, "mp_materials", "2025-04-18")
     year_on = _score(shipped, "mp_materials", "2026-04-17")
-    assert before["china_score"] > after["china_score"] > year_on["china_score"]
-    assert before["china_flags"] == after["china_flags"] == ""  # Shenghe ~8% < 10% threshold
+    assert after["china_score"] > year_on["china_score"]
+    assert after["china_flags"] == year_on["china_flags"] == ""  # Shenghe ~8% < 10% threshold
+    halt = explain("MP", "2025-04-18", companies=shipped["companies"], facts=shipped["facts"])
+    zero = halt.table.set_index("fact_id").loc[
+        ["mp-offtake-china-halt-2025", "mp-processing-china-halt-2025"]
+    ]
+    assert (zero["status"] == "in_force").all() and (zero["value"] == 0).all()
+    # a day earlier the halt was not public: its facts are not seen
+    eve = explain("MP", "2025-04-17", companies=shipped["companies"], facts=shipped["facts"])
+    assert "mp-offtake-china-halt-2025" not in set(eve.table["fact_id"])
     e = explain("MP", "2025-04-18", companies=shipped["companies"], facts=shipped["facts"])
     offtake = e.table.loc[e.table["factor"] == "offtake_revenue_china"].iloc[0]
     assert offtake["status"] == "ended" and offtake["multiplier"] < 1
@@ -158,15 +168,17 @@ def test_mp_processing_was_all_chinese_before_2023(shipped: dict) -> None:
     assert before.loc["mp-processing-china-pre2023", "value"] == 1.0
     assert before.loc["mp-processing-china-pre2023", "role"] == "sets factor"
     after = processing("2023-07-03")
-    assert after.loc["mp-processing-china-2023", ("value", "status")].tolist() == [0.5, "in_force"]
     assert after.loc["mp-processing-china-pre2023", "status"] == "ended"
+    # the half-and-half phase is known from the report of the halt (2025-04-17), when it ended
+    assert "mp-processing-china-2023" not in after.index
     stopped = processing("2025-04-18")
-    assert stopped.loc["mp-processing-china-2025", ("value", "status")].tolist() == [
+    assert stopped.loc["mp-processing-china-2023", ("value", "status")].tolist() == [0.5, "ended"]
+    assert stopped.loc["mp-processing-china-halt-2025", ("value", "status")].tolist() == [
         0.0,
         "in_force",
     ]
     scores = [
-        _score(shipped, "mp_materials", d)["china_score"] for d in ("2022-12-30", "2025-04-18")
+        _score(shipped, "mp_materials", d)["china_score"] for d in ("2022-12-30", "2026-04-17")
     ]
     assert scores[0] > scores[1]
 
@@ -212,7 +224,7 @@ def test_primary_stage_follows_dated_stage_evidence(
     stage_facts = load_stage_facts()
     got = [
         classify_stages(shipped["companies"], stage_facts, d).loc[company, "primary_stage"]
-        for d in ("2021-06-30", "2023-06-30", "2024-06-28", "2025-09-30")
+        for d in ("2021-06-30", "2023-06-30", "2024-06-28", "2026-03-31")
     ]
     assert got == expected
 
@@ -228,23 +240,68 @@ def test_usa_rare_earth_becomes_a_metal_maker_with_less_common_metals(shipped: d
 
 
 @pytest.mark.parametrize(
-    ("company", "change", "before", "after"),
+    ("company", "before", "after"),
     [
         # Kalgoorlie and the first heavy rare earths: still a separator, on new evidence
-        ("lynas", "2025-06-30", "lyc-stage-2012", "lyc-stage-2025"),
+        ("lynas", "lyc-stage-2012", "lyc-stage-2025"),
         # mixed carbonate for Neo, then its own separated NdPr oxide at White Mesa
-        ("energy_fuels", "2024-06-10", "uuuu-stage-2021", "uuuu-stage-2024"),
+        ("energy_fuels", "uuuu-stage-2021", "uuuu-stage-2024"),
         # out of Chinese separation: a downstream (powders and magnets) company
-        ("neo_performance", "2025-04-01", "neo-stage-2017", "neo-stage-2025"),
+        ("neo_performance", "neo-stage-2017", "neo-stage-2025"),
         # the DoD deal: separated products and magnets become MP's primary business
-        ("mp_materials", "2025-07-10", "mp-stage-2023-mining", "mp-stage-2025"),
+        ("mp_materials", "mp-stage-2023-primary-mining", "mp-stage-2025"),
     ],
 )
-def test_stage_evidence_changes_on_its_date(
-    shipped: dict, company: str, change: str, before: str, after: str
+def test_stage_evidence_changes_when_known(
+    shipped: dict, company: str, before: str, after: str
 ) -> None:
+    """A change takes hold on the later of its effective date and the day its source is public
+    (point in time: never on the effective date when the evidence came out later)."""
     stage_facts = load_stage_facts()
+    row = stage_facts.set_index("fact_id").loc[after]
+    change = max(row["effective_from"], row["known_from"])
     day_before = pd.Timestamp(change) - pd.Timedelta(days=1)
     c = shipped["companies"]
     assert classify_stages(c, stage_facts, day_before).loc[company, "stage_fact"] == before
     assert classify_stages(c, stage_facts, change).loc[company, "stage_fact"] == after
+
+
+def test_no_shipped_fact_is_known_before_its_source(shipped: dict) -> None:
+    """Point in time: a fact counts from the day the source cited for it is public."""
+    for frame in (shipped["facts"], load_stage_facts()):
+        early = frame.loc[frame["known_from"] < frame["source_date"], "fact_id"]
+        assert early.empty, list(early)
+
+
+def test_companies_enter_the_chain_on_their_dated_entry(shipped: dict) -> None:
+    """Ramaco mined only coal until rare earths were found at Brook Mine (announced 2023-05-03):
+    before that the master's present-day stage is not read back, and the screen says why."""
+    c = shipped["companies"]
+    ramaco = c.loc[c["company_id"] == "ramaco"]
+    idx = pd.bdate_range("2019-01-01", "2024-12-31", name="date")
+    market = Market(
+        close=pd.DataFrame({"METC": np.full(len(idx), 20.0)}, index=idx),
+        volume=pd.DataFrame({"METC": np.full(len(idx), 1e7)}, index=idx),
+        dividends=pd.DataFrame({"METC": np.zeros(len(idx))}, index=idx),
+        currency=pd.Series({"METC": "USD"}),
+        fx=pd.DataFrame({"USD": 1.0}, index=idx),
+        shares=pd.DataFrame({"METC": np.full(len(idx), 1e8)}, index=idx),
+        source="synthetic test market",
+        synthetic=True,
+    )
+    rules = UniverseRules(statuses=["producer", "developer", "explorer"])
+    stage_facts = load_stage_facts()
+    reason = "not in the chain before 2023-05-03 (stage evidence: entry)"
+
+    def reasons(date: str) -> list[str]:
+        u = build_universe(
+            date, rules, market, companies=ramaco, facts=shipped["facts"], stage_facts=stage_facts
+        )
+        return u.loc["METC", "reasons"].split(";")
+
+    assert reason in reasons("2021-06-30")
+    assert reason in reasons("2023-05-02")
+    assert reason not in reasons("2023-05-03")
+    # entry rows date the start; they never form a stage position themselves
+    classified = classify_stages(c, stage_facts, "2024-06-28").loc["ramaco"]
+    assert classified["stage_fact"] == "metc-stage-mining-2023"

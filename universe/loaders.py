@@ -231,6 +231,13 @@ def _check_dates(row: FactRow | StageFactRow) -> None:
             "effective_to",
             f"must be after effective_from {row.effective_from}, got {row.effective_to}",
         )
+    if row.known_from is not None and row.known_from < row.source_date:
+        raise _FieldError(
+            "known_from",
+            f"a fact cannot be known before its source is published: source_date "
+            f"{row.source_date}, got {row.known_from} (cite an earlier source, or leave "
+            "known_from empty)",
+        )
     if row.verified_on is not None and row.verified_on < row.source_date:
         raise _FieldError(
             "verified_on",
@@ -240,14 +247,16 @@ def _check_dates(row: FactRow | StageFactRow) -> None:
 
 
 class StageFactRow(_Row):
-    """One row of ``stage_facts.csv``: a share of revenue or capacity in a stage, or an explicit
-    primary stage (``basis`` primary, ``share`` empty, the reason in ``description``)."""
+    """One row of ``stage_facts.csv``: a share of revenue or capacity in a stage, an explicit
+    primary stage (``basis`` primary, ``share`` empty, the reason in ``description``), or the
+    company's entry into the chain (``basis`` entry: its first activity in ``stage``; before it
+    the company is outside the chain)."""
 
     fact_id: str = Field(min_length=1)
     company_id: str = Field(min_length=1)
     stage: str
     share: float | None = None
-    basis: Literal["revenue", "capacity", "primary"]
+    basis: Literal["revenue", "capacity", "primary", "entry"]
     effective_from: dt.date
     effective_to: dt.date | None = None
     known_from: dt.date | None = None
@@ -276,11 +285,11 @@ class StageFactRow(_Row):
 
     @model_validator(mode="after")
     def _consistent(self) -> StageFactRow:
-        if self.basis == "primary":
+        if self.basis in ("primary", "entry"):
             if self.share is not None:
-                raise _FieldError("share", "leave share empty when basis is primary")
+                raise _FieldError("share", f"leave share empty when basis is {self.basis}")
             if not self.description:
-                raise _FieldError("description", "basis primary needs a one-line reason")
+                raise _FieldError("description", f"basis {self.basis} needs a one-line reason")
         elif self.share is None or not 0 <= self.share <= 1:
             raise _FieldError(
                 "share", f"basis {self.basis} needs a share in [0, 1], got {self.share}"
@@ -295,7 +304,7 @@ class ShareRow(_Row):
     company_id: str = Field(min_length=1)
     effective_from: dt.date
     shares_outstanding: float = Field(gt=0)
-    free_float: float | None = Field(None, gt=0, le=1)
+    free_float: float | None = Field(default=None, gt=0, le=1)
     source_title: str = Field(min_length=1)
     source_url: str = ""
     source_date: dt.date
@@ -434,7 +443,8 @@ def load_facts(
     """Exposure facts (``data/exposure_facts.csv`` by default), validated against the master.
 
     ``companies`` defaults to the ``companies.csv`` beside the facts file (else the shipped one).
-    Empty ``known_from`` is filled with ``effective_from``.
+    Empty ``known_from`` is filled with ``source_date``: a fact is known once its source is
+    public, never earlier (``known_from`` before ``source_date`` is an error).
     """
     p = Path(path) if path is not None else data_file("exposure_facts.csv")
     if companies is None:
@@ -457,7 +467,7 @@ def _load_facts(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     _check_companies(records, companies, p)
     for r in records:
         if r["known_from"] is None:
-            r["known_from"] = r["effective_from"]
+            r["known_from"] = r["source_date"]
     dates = ["effective_from", "effective_to", "known_from", "source_date", "verified_on"]
     return _frame(records, FACT_COLUMNS, dates)
 
@@ -468,7 +478,7 @@ def load_stage_facts(
     """Dated stage evidence (``data/stage_facts.csv`` by default), validated against the master.
 
     ``companies`` defaults to the ``companies.csv`` beside the file (else the shipped one). Empty
-    ``known_from`` is filled with ``effective_from``. A shipped file that does not exist yet gives
+    ``known_from`` is filled with ``source_date`` (as for exposure facts). A shipped file that does not exist yet gives
     an empty frame (the master's stages then stand alone).
     """
     p = Path(path) if path is not None else data_file("stage_facts.csv")
@@ -493,7 +503,7 @@ def _load_stage_facts(p: Path, companies: pd.DataFrame) -> pd.DataFrame:
     totals: dict[tuple, tuple[float, int]] = {}
     for i, r in enumerate(records, start=2):
         if r["known_from"] is None:
-            r["known_from"] = r["effective_from"]
+            r["known_from"] = r["source_date"]
         if r["share"] is not None:
             key = (r["company_id"], r["basis"], r["effective_from"])
             total = totals.get(key, (0.0, i))[0] + r["share"]

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Stage = Literal["mining", "separation_refining", "metal_alloy", "magnet", "recycling"]
-STAGES: tuple[str, ...] = ("mining", "separation_refining", "metal_alloy", "magnet", "recycling")
+STAGES: tuple[Stage, ...] = ("mining", "separation_refining", "metal_alloy", "magnet", "recycling")
 Status = Literal["producer", "developer", "explorer", "delisted"]
 
 FLAG_FACTORS: tuple[str, ...] = (
@@ -51,40 +51,47 @@ class ChinaScoreRules(_Strict):
         description="weight of each graded factor; normalised to sum to 1",
     )
     state_holder_threshold_pct: float = Field(
-        10.0,
+        default=10.0,
         ge=0,
         le=100,
         description="a Chinese state-linked holder at or above this is a hard flag",
     )
-    largest_holder_flag: bool = Field(True, description="a Chinese largest holder is a hard flag")
+    largest_holder_flag: bool = Field(
+        default=True, description="a Chinese largest holder is a hard flag"
+    )
     ownership_full_scale_pct: float = Field(
-        20.0, gt=0, le=100, description="Chinese ownership at or above this scores the factor 100%"
+        default=20.0,
+        gt=0,
+        le=100,
+        description="Chinese ownership at or above this scores the factor 100%",
     )
     unknown_policy: Literal["penalize", "neutral", "exclude"] = Field(
-        "penalize",
+        default="penalize",
         description="penalize: an unknown factor counts as `unknown_value`; neutral: as zero but "
         "lowers confidence; exclude: a company with unknown factors is ineligible",
     )
-    unknown_value: float = Field(0.25, ge=0, le=1)
+    unknown_value: float = Field(default=0.25, ge=0, le=1)
     ended_half_life_years: float = Field(
-        1.0, gt=0, description="an ended relationship's contribution halves every this many years"
+        default=1.0,
+        gt=0,
+        description="an ended relationship's contribution halves every this many years",
     )
     reverify_after_months: float | None = Field(
-        18.0,
+        default=18.0,
         gt=0,
         description="a fact whose last check at t (verified_on when it is on or before t, else "
         "source_date) is older than this counts as stale. None = facts never go stale this way",
     )
     ownership_stale_after_years: float | None = Field(
-        3.0,
+        default=3.0,
         gt=0,
         description="an open-ended ownership fact (no effective_to) whose source is older than "
         "this at t counts as stale even when re-verified: an old filing is weak evidence of "
         "today's register. None = off",
     )
-    stale_discount: float = Field(0.5, ge=0, le=1, description="multiplier for stale facts")
+    stale_discount: float = Field(default=0.5, ge=0, le=1, description="multiplier for stale facts")
     flag_stale_after_years: float | None = Field(
-        5.0,
+        default=5.0,
         gt=0,
         description="an ownership flag (state holder, largest holder) lapses when its source is "
         "older than this at t; the fact then counts as graded ownership only. None = never lapses",
@@ -107,24 +114,29 @@ class UniverseRules(_Strict):
 
     stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
     stage_match: Literal["any", "primary"] = Field(
-        "any", description="any: some stage of the company is listed; primary: its primary stage is"
+        default="any",
+        description="any: some stage of the company is listed; primary: its primary stage is",
     )
     commodities: list[str] = Field(default_factory=list, description="empty = any commodity")
     statuses: list[Status] = Field(default_factory=lambda: ["producer", "developer"])
-    exclude_china_flags: bool = Field(True, description="hard China flags exclude outright")
-    max_china_score: float | None = Field(40.0, ge=0, le=100, description="None = no China screen")
-    min_confidence: float = Field(0.0, ge=0, le=1)
-    min_history_days: int = Field(126, ge=0, description="rows of price history before selection")
-    min_float_mcap_usd: float = Field(100e6, ge=0)
-    min_adtv_usd: float = Field(500e3, ge=0)
-    adtv_window_days: int = Field(63, ge=1)
+    exclude_china_flags: bool = Field(default=True, description="hard China flags exclude outright")
+    max_china_score: float | None = Field(
+        default=40.0, ge=0, le=100, description="None = no China screen"
+    )
+    min_confidence: float = Field(default=0.0, ge=0, le=1)
+    min_history_days: int = Field(
+        default=126, ge=0, description="rows of price history before selection"
+    )
+    min_float_mcap_usd: float = Field(default=100e6, ge=0)
+    min_adtv_usd: float = Field(default=500e3, ge=0)
+    adtv_window_days: int = Field(default=63, ge=1)
     buffer_mcap: float = Field(
-        0.5, gt=0, le=1, description="existing members stay down to this x entry mcap"
+        default=0.5, gt=0, le=1, description="existing members stay down to this x entry mcap"
     )
     buffer_adtv: float = Field(
-        0.5, gt=0, le=1, description="existing members stay down to this x entry ADTV"
+        default=0.5, gt=0, le=1, description="existing members stay down to this x entry ADTV"
     )
     buffer_china_score: float = Field(
-        10.0, ge=0, description="existing members stay up to max + this"
+        default=10.0, ge=0, description="existing members stay up to max + this"
     )
     china: ChinaScoreRules = Field(default_factory=ChinaScoreRules)
