@@ -68,7 +68,7 @@ from exchina.core.errors import (
 from exchina.core.inputs import parse_date
 from exchina.core.market import Market
 from exchina.core.paths import data_file
-from exchina.core.sources import SOURCES, load_market
+from exchina.core.sources import SOURCES, load_market, resolve_source
 from exchina.core.store import MarketStore
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
@@ -611,11 +611,10 @@ def _locked_run(
 
     warnings: list[str] = []
     st = MarketStore(store, lock_timeout=lock_timeout)
-    resolved = source
-    if source == "auto":  # a refresh fills the store, so it is the source even when empty
-        resolved = "store" if refresh or st.has_prices() else "demo"
-        if resolved == "demo":
-            log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
+    # a refresh fills the store, so it is the source even when empty
+    resolved = resolve_source(source, st, refresh=refresh)
+    if source == "auto" and resolved == "demo":
+        log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
     refreshed: dict[str, Any] | None = None
     if refresh and resolved == "demo":
         log.info("refresh.skipped", reason="the demo market is synthetic; nothing to refresh")
