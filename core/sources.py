@@ -14,6 +14,7 @@ FX series is a MissingDataError that says how to fetch it.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ DIVIDEND_RATIO_TOL = 1e-4
 
 def load_market(
     source: str = "auto",
-    store: MarketStore | str | None = None,
+    store: MarketStore | str | Path | None = None,
     tickers: list[str] | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,

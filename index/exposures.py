@@ -29,7 +29,7 @@ def _split(shares: dict[str, float]) -> dict[str, float]:
     known = {s: v for s, v in shares.items() if not math.isnan(v)}
     unknown = [s for s in shares if math.isnan(shares[s])]
     total = sum(known.values())
-    out = dict.fromkeys(STAGES, 0.0)
+    out: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     if unknown and total < 1:
         for s in unknown:
             out[s] = (1 - total) / len(unknown)

@@ -106,21 +106,33 @@ def classify_stages(
     the master (see the module docstring)."""
     rows = [_classify_one(text) for text in companies["stages"]]
     index = pd.Index(companies["company_id"], name="company_id")
+    facts = [""] * len(rows)
+    defaults = [r[2] == DEFAULT_BASIS for r in rows]
+    if stage_facts is not None and date is not None and not stage_facts.empty:
+        live = _positions(stage_facts, index, pd.Timestamp(date))
+        # plain Python per company (a backtest classifies at every rebalance; row-wise pandas
+        # writes were half its time): the same rules, the same result
+        position: dict[object, int] = {cid: i for i, cid in enumerate(index.tolist())}
+        cols = ["company_id", "stage", "basis", "share", "effective_from", "known_from", "fact_id"]
+        by_company: dict[object, list[tuple]] = {}
+        last_known: dict[object, bool] = {}
+        for rec, last in zip(
+            zip(*(live[c].tolist() for c in cols), strict=True),
+            live["last_known"].tolist(),
+            strict=True,
+        ):
+            by_company.setdefault(rec[0], []).append(rec[1:])
+            last_known[rec[0]] = last_known.get(rec[0], True) and bool(last)
+        for cid, recs in by_company.items():
+            i = position[cid]
+            stages, primary, basis, shares, fact = _from_evidence(recs, rows[i][0].split(";"))
+            if last_known[cid]:
+                basis += LAST_KNOWN
+            rows[i] = (stages, primary, basis, *(shares.get(s, 0.0) for s in STAGES))
+            facts[i], defaults[i] = fact, False
     out = pd.DataFrame(rows, columns=CLASS_COLUMNS[:-2], index=index)
-    out["stage_fact"] = ""
-    out["stage_default"] = out["primary_basis"].eq(DEFAULT_BASIS)
-    if stage_facts is None or date is None or stage_facts.empty:
-        return out
-    live = _positions(stage_facts, index, pd.Timestamp(date))
-    for cid, rows_c in live.groupby("company_id", sort=False):
-        listed = out.at[cid, "stages"].split(";")
-        stages, primary, basis, shares, fact = _from_evidence(rows_c, listed)
-        if rows_c["last_known"].all():
-            basis += LAST_KNOWN
-        out.loc[cid, ["stages", "primary_stage", "primary_basis"]] = [stages, primary, basis]
-        out.loc[cid, SHARE_COLUMNS] = [shares.get(s, 0.0) for s in STAGES]
-        out.at[cid, "stage_fact"] = fact
-        out.at[cid, "stage_default"] = False
+    out["stage_fact"] = facts
+    out["stage_default"] = defaults
     return out
 
 
@@ -145,30 +157,32 @@ def _positions(stage_facts: pd.DataFrame, index: pd.Index, t: pd.Timestamp) -> p
 
 
 def _from_evidence(
-    rows: pd.DataFrame, listed: list[str]
+    rows: list[tuple], listed: list[str]
 ) -> tuple[str, str, str, dict[str, float], str]:
-    """One company's position from its stage facts in force: (stages text, primary, basis,
+    """One company's position from its stage facts in force, as (stage, basis, share,
+    effective_from, known_from, fact_id) records in file order: (stages text, primary, basis,
     share per stage (NaN = listed, unknown), fact_id that set the primary)."""
-    names = set(listed) | set(rows["stage"])
+    names = set(listed) | {r[0] for r in rows}
     stages = ";".join(sorted(names, key=_RANK.__getitem__))
     shares = {s: math.nan for s in names}
+    with_share: list[tuple] = []
     for basis in ("revenue", "capacity"):
-        with_share = rows.loc[rows["basis"] == basis]
-        if not with_share.empty:
-            shares.update(zip(with_share["stage"], with_share["share"].astype(float), strict=True))
+        with_share = [r for r in rows if r[1] == basis]
+        if with_share:
+            shares.update((r[0], float(r[2])) for r in with_share)
             break
-    explicit = rows.loc[rows["basis"] == "primary"]
-    if not explicit.empty:
-        top = explicit.sort_values(["effective_from", "known_from"]).iloc[-1]
-        return stages, str(top["stage"]), "stage evidence: primary", shares, str(top["fact_id"])
-    basis = with_share["basis"].iloc[0]
-    top_share = with_share["share"].max()
-    tied = with_share.loc[with_share["share"] == top_share]
-    pick = max(range(len(tied)), key=lambda i: _RANK[tied["stage"].iloc[i]])
+    explicit = [r for r in rows if r[1] == "primary"]
+    if explicit:
+        top = sorted(explicit, key=lambda r: (r[3], r[4]))[-1]  # stable: the last listed wins
+        return stages, str(top[0]), "stage evidence: primary", shares, str(top[5])
+    basis = with_share[0][1]
+    top_share = max(float(r[2]) for r in with_share if not math.isnan(float(r[2])))
+    tied = [r for r in with_share if float(r[2]) == top_share]
+    pick = max(range(len(tied)), key=lambda i: _RANK[tied[i][0]])
     text = f"stage evidence: largest {basis} share"
     if len(tied) > 1:
         text += " (tie: most downstream)"
-    return stages, str(tied["stage"].iloc[pick]), text, shares, str(tied["fact_id"].iloc[pick])
+    return stages, str(tied[pick][0]), text, shares, str(tied[pick][5])
 
 
 @lru_cache(maxsize=4096)
