@@ -79,14 +79,6 @@ class RebalanceResult:
         return self.constituents.set_index("ticker")["weight"]
 
 
-def _with_stage_shares(universe: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
-    """Add ``stage_shares`` (the master's ``stages`` text with revenue shares) by company_id."""
-    text = master.drop_duplicates("company_id").set_index("company_id")["stages"].astype(str)
-    if "company_id" not in universe.columns:
-        return universe
-    return universe.assign(stage_shares=universe["company_id"].map(text))
-
-
 def _previous_index(previous: pd.Series | None) -> list[str]:
     if previous is None:
         return []
@@ -193,7 +185,6 @@ def rebalance(
         facts=facts,
         shares=shares,
     )
-    universe = _with_stage_shares(universe, companies)
     universe, topped = top_up(universe, m)
     parent = _parent_weights(m, source, t, market, companies, facts)
     from exchina.index.optimizer import optimize

@@ -69,7 +69,7 @@ from exchina.core.errors import (
 from exchina.core.inputs import parse_date
 from exchina.core.market import Market
 from exchina.core.paths import data_file
-from exchina.core.sources import SOURCES, load_market
+from exchina.core.sources import SOURCES, load_market, resolve_source
 from exchina.core.store import MarketStore
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
@@ -629,11 +629,10 @@ def _locked_run(
     st = MarketStore(store, lock_timeout=lock_timeout, as_stored=as_stored)
     if as_stored is not None and source == "demo":
         raise InputError("--as-stored reads the store; drop --source demo", field="--as-stored")
-    resolved = "store" if as_stored is not None else source
-    if source == "auto":  # a refresh fills the store, so it is the source even when empty
-        resolved = "store" if refresh or st.has_prices() else "demo"
-        if resolved == "demo":
-            log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
+    # a refresh fills the store, so it is the source even when empty; a pinned version is read
+    resolved = "store" if as_stored is not None else resolve_source(source, st, refresh=refresh)
+    if source == "auto" and resolved == "demo":
+        log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
     refreshed: dict[str, Any] | None = None
     if refresh and resolved == "demo":
         log.info("refresh.skipped", reason="the demo market is synthetic; nothing to refresh")
