@@ -39,7 +39,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from exchina.core.errors import InputError
 from exchina.core.paths import data_file
 
-ACTION_TYPES = ("split", "cash_dividend", "special_dividend", "takeover_cash", "delisting")
 REMOVALS = ("takeover_cash", "delisting")
 ACTION_COLUMNS = [
     "action_id",
