@@ -214,6 +214,8 @@ def split_factors(
     turns a split-adjusted price into the price traded that day (``raw = adjusted x factor``)."""
     out = pd.DataFrame(1.0, index=dates, columns=pd.Index(tickers, name="ticker"))
     splits = actions[(actions["type"] == "split") & actions["ticker"].isin(tickers)]
+    if splits.empty:  # a table of other actions may have no ratio column
+        return out
     for date, ticker, ratio in zip(splits["date"], splits["ticker"], splits["ratio"], strict=True):
         before = dates < pd.Timestamp(date)
         out.loc[before, ticker] = out.loc[before, ticker] * float(ratio)
