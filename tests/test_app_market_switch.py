@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from store_support import snapshot
 from streamlit.testing.v1 import AppTest
 
 from exchina.core.store import MarketStore
 from exchina.ui.layout import BANNER
-from tests.test_store import snapshot
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 SWITCH = "Use the SYNTHETIC demo market"
