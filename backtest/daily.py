@@ -86,19 +86,21 @@ def calculate_index(
     actions: pd.DataFrame | None = None,
     withholding_table: pd.Series | None = None,
     companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
     actions_path: str | Path | None = None,
     result: BacktestResult | None = None,
 ) -> IndexCalculation:
     """Daily PR/TR/NTR levels of ``methodology`` from its first rebalance to ``end`` (default:
     the last price). ``actions``: the corporate actions table (default: the shipped one, filtered
     to real or synthetic events by ``market.synthetic``); ``result``: a backtest of the same
-    methodology and market to ``end`` already run (its constituents are used)."""
+    methodology and market to ``end`` already run (its constituents are used); ``companies``
+    and ``facts``: a custom company master and exposure facts (default: the shipped files)."""
     from exchina.backtest.engine import run_backtest
     from exchina.universe import load_companies
 
     hi = pd.Timestamp(end) if end is not None else market.as_of
     if result is None:
-        result = run_backtest(methodology, market, None, hi)
+        result = run_backtest(methodology, market, None, hi, companies=companies, facts=facts)
     tickers = [str(t) for t in market.close.columns]
     table = actions if actions is not None else load_corporate_actions(actions_path)
     table = actions_for(table, market.synthetic)

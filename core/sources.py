@@ -14,6 +14,7 @@ FX series is a MissingDataError that says how to fetch it.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +36,7 @@ DIVIDEND_RATIO_TOL = 1e-4
 
 def load_market(
     source: str = "auto",
-    store: MarketStore | str | None = None,
+    store: MarketStore | str | Path | None = None,
     tickers: list[str] | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
@@ -55,11 +56,10 @@ def load_market(
         root = store.root if isinstance(store, MarketStore) else store
         store, source = MarketStore(root, as_stored=as_stored), "store"
     st = store if isinstance(store, MarketStore) else MarketStore(store)
-    if source == "auto":
-        source = "store" if st.has_prices() else "demo"
-        if source == "demo":
-            print(DEMO_NOTICE.format(root=st.root), file=sys.stderr)
-    if source == "demo":
+    resolved = resolve_source(source, st)
+    if source == "auto" and resolved == "demo":
+        print(DEMO_NOTICE.format(root=st.root), file=sys.stderr)
+    if resolved == "demo":
         market = demo_market(seed)
         if tickers is not None:
             missing = sorted(set(tickers) - set(market.tickers))
@@ -68,6 +68,15 @@ def load_market(
             market = _select(market, list(tickers))
         return market.window(start, end)
     return market_from_store(st, tickers, start, end)
+
+
+def resolve_source(source: str, store: MarketStore, refresh: bool = False) -> str:
+    """What ``source`` means now: ``auto`` is the store when it holds prices (or a ``refresh``
+    is about to fill it), else the synthetic demo market; ``store`` and ``demo`` are themselves.
+    The one place that decides it (``load_market``, the scheduled run)."""
+    if source != "auto":
+        return source
+    return "store" if refresh or store.has_prices() else "demo"
 
 
 def _select(market: Market, tickers: list[str]) -> Market:

@@ -579,6 +579,35 @@ class MarketStore:
         with self.lock():
             return self._remove(spec, [str(k) for k in keys], start, end)
 
+    def remove_series(self, names: list[str]) -> dict[str, int]:
+        """Take whole series out in one commit: each ticker's prices and shares, each FX ticker's
+        (``AUDUSD=X``) rates. A name the store does not hold is an InputError and nothing is
+        removed. Returns rows removed per table."""
+        from exchina.core.fx import fx_currency
+
+        wanted = list(dict.fromkeys(str(n) for n in names))
+        if not wanted:
+            raise InputError("name the tickers to remove", field="tickers")
+        fx = {n: c for n in wanted if (c := fx_currency(n)) is not None}
+        stocks = [n for n in wanted if n not in fx]
+        with self.lock():
+            held = set(self._read(PRICES, stocks, columns=["ticker"])["ticker"].astype(str))
+            held |= set(self._read(SHARES, stocks, columns=["ticker"])["ticker"].astype(str))
+            rates = set(self._read(FX, list(fx.values()), columns=["currency"])["currency"])
+            unknown = [n for n in stocks if n not in held]
+            unknown += [n for n, c in fx.items() if c not in rates]
+            if unknown:
+                raise InputError(
+                    f"the store at {self.root} holds no series {', '.join(unknown)}; nothing was "
+                    "removed (`exchina data info` lists what it holds)",
+                    field="tickers",
+                )
+            return {
+                PRICES.name: self._remove(PRICES, stocks).revised,
+                SHARES.name: self._remove(SHARES, stocks).revised,
+                FX.name: self._remove(FX, list(fx.values())).revised,
+            }
+
     def read_prices(
         self, tickers: list[str] | None = None, start=None, end=None, columns=None
     ) -> pd.DataFrame:

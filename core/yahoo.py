@@ -1,6 +1,7 @@
 """Yahoo Finance source: daily prices, dividends, splits, currencies and FX through yfinance.
 
-yfinance is reached only through ``YahooClient`` (``download`` and ``currency``), so tests inject
+yfinance is reached only through ``YahooClient`` (``download``, ``currency`` and, when the client
+has it, ``shares``: the share-count history, ``exchina.core.share_history``), so tests inject
 fixture frames of the shapes yfinance really returns and never touch the network. Facts handled
 (see shared/reference/anchors.md): ``download`` returns ('Price', 'Ticker') MultiIndex columns even
 for one ticker; offline or refused it returns an empty frame and raises nothing, so an empty or
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from exchina.core.errors import ExchinaError, SourceError
 from exchina.core.fx import fx_currency, fx_ticker, infer_currency, normalise_currency
+from exchina.core.share_history import share_rows
 from exchina.core.store import MarketStore, WriteSummary
 from exchina.core.validate import validate_prices
 
@@ -106,6 +108,16 @@ class YFinanceClient:
         except Exception:  # metadata is best effort; the suffix is the documented fallback
             return None
 
+    def shares(self, ticker: str, start: str, end: str | None) -> pd.Series | None:
+        """``Ticker.get_shares_full(start, end)``: the share-count history (None if Yahoo has
+        none); see ``exchina.core.share_history`` for its shape."""
+        import yfinance as yf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return yf.Ticker(ticker).get_shares_full(start=start, end=end)
+
 
 @dataclass
 class FetchResult:
@@ -117,6 +129,7 @@ class FetchResult:
     prices: WriteSummary
     fx: WriteSummary
     warnings: list[str] = field(default_factory=list)
+    shares: WriteSummary = field(default_factory=lambda: WriteSummary("shares"))
 
 
 def ticker_frame(frame: pd.DataFrame | None, ticker: str) -> pd.DataFrame:
@@ -228,7 +241,8 @@ def fetch(
     sleep: Callable[[float], None] | None = None,
     progress: bool = True,
 ) -> FetchResult:
-    """Download tickers (and the FX to USD their currencies need) and store what succeeded.
+    """Download tickers (and the FX to USD their currencies need, and each stock's share-count
+    history) and store what succeeded, in one store version.
 
     Tickers named like ``AUDUSD=X`` are stored as FX. A ticker with no rows, or with rows that
     fail validation, is a failure with its reason; the others are stored. SourceError (exit 7)
@@ -277,6 +291,7 @@ def fetch(
             + (f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""),
             failures,
         )
+    counts = share_counts(client, sorted(currencies), start, end, warnings)
     with store.lock():
         p_sum = (
             store.write_prices(pd.concat(prices, ignore_index=True), YAHOO_SOURCE, "yahoo")
@@ -286,7 +301,35 @@ def fetch(
         f_sum = WriteSummary("fx")
         if fx_rows:
             f_sum = store.write_fx(pd.concat(fx_rows, ignore_index=True), YAHOO_SOURCE, "yahoo")
-    return FetchResult(succeeded, failures, currencies, p_sum, f_sum, warnings)
+        s_sum = store.write_shares(counts, YAHOO_SOURCE, "yahoo") if len(counts) else None
+    return FetchResult(
+        succeeded, failures, currencies, p_sum, f_sum, warnings, s_sum or WriteSummary("shares")
+    )
+
+
+def share_counts(
+    client: YahooClient, tickers: list[str], start: str, end: str | None, notes: list[str]
+) -> pd.DataFrame:
+    """The share-count history of each ticker (``get_shares_full`` from ``start``, not its
+    18-month default) as store rows; a ticker without one, or a failed request, is a note in
+    ``notes`` (its prices are stored all the same). A client without ``shares`` gets none."""
+    ask = getattr(client, "shares", None)
+    if not callable(ask):
+        return pd.DataFrame()
+    frames = []
+    for t in tickers:
+        try:
+            got = ask(t, start, end)
+            rows, why = share_rows(got if isinstance(got, pd.Series) else None, t)
+        except Exception as exc:  # yfinance raises assorted errors for this endpoint
+            notes.append(f"{t}: no share-count history ({type(exc).__name__}: {exc})")
+            continue
+        notes += why
+        if len(rows):
+            frames.append(rows)
+        else:
+            notes.append(f"{t}: Yahoo has no share-count history")
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _prepare(client: YahooClient, ticker: str, sub: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

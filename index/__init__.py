@@ -6,6 +6,8 @@ Public API: ``Methodology``/``load_methodology`` (TOML, validated), ``rebalance_
 ``rebalance`` -> ``RebalanceResult`` and ``write_rebalance`` (atomic output files).
 """
 
+from typing import TYPE_CHECKING
+
 from exchina.index.calc import index_calculation, index_levels
 from exchina.index.capping import RIC, UCITS, ConcentrationRule, cap_weights
 from exchina.index.methodology import (
@@ -15,11 +17,24 @@ from exchina.index.methodology import (
     resolve_methodology,
     shipped_methodologies,
 )
-from exchina.index.optimizer import WeightsResult, optimize
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
 from exchina.index.risk import RiskModel, factor_model, market_risk_model
 from exchina.index.rulebook import rulebook_markdown, to_toml
 from exchina.index.schedule import is_rebalance_date, rebalance_dates, review_date
+
+if TYPE_CHECKING:
+    from exchina.index.optimizer import WeightsResult, optimize
+
+
+def __getattr__(name: str) -> object:
+    """``optimize`` and ``WeightsResult`` load cvxpy and scipy (seconds): imported on first use,
+    so reading a methodology or a stored result (the app's pages) does not wait for them."""
+    if name in ("WeightsResult", "optimize"):
+        from exchina.index import optimizer
+
+        return getattr(optimizer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "RIC",

@@ -215,7 +215,7 @@ def split_factors(
     turns a split-adjusted price into the price traded that day (``raw = adjusted x factor``)."""
     out = pd.DataFrame(1.0, index=dates, columns=pd.Index(tickers, name="ticker"))
     splits = actions[(actions["type"] == "split") & actions["ticker"].isin(tickers)]
-    for r in splits.itertuples(index=False):
-        before = dates < pd.Timestamp(r.date)
-        out.loc[before, r.ticker] = out.loc[before, r.ticker] * float(r.ratio)
+    for date, ticker, ratio in zip(splits["date"], splits["ticker"], splits["ratio"], strict=True):
+        before = dates < pd.Timestamp(date)
+        out.loc[before, ticker] = out.loc[before, ticker] * float(ratio)
     return out

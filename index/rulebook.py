@@ -11,7 +11,6 @@ import datetime as dt
 import json
 from typing import Any
 
-from exchina.index.constraints import constraint_rulebook
 from exchina.index.methodology import Methodology
 from exchina.universe.rules import ChinaScoreRules
 
@@ -79,6 +78,8 @@ _SCHEME_TEXT = {
 
 def rulebook_markdown(methodology: Methodology) -> str:
     """A provider-style rulebook in Markdown generated from the methodology's fields."""
+    from exchina.index.constraints import constraint_rulebook  # cvxpy: only when asked for
+
     m = methodology
     u, w, s, k, b = (m.universe, m.weighting, m.schedule, m.costs, m.benchmark)
     out = [f"# {m.name}: index rulebook", ""]

@@ -39,9 +39,12 @@ def run_calc(
     store: str | Path | None = None,
     market: Market | None = None,
     lock_timeout: float = 600.0,
+    companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> CalcCommit:
     """Calculate and commit the levels of ``[start, end]`` (default: from the first rebalance to
-    the last price) into ``out``; ``market`` overrides ``source``/``store`` (tests, the app)."""
+    the last price) into ``out``; ``market`` overrides ``source``/``store`` (tests, the app);
+    ``companies``/``facts``: a custom company master and exposure facts (default: shipped)."""
     lo, hi = _date(start, "from"), _date(end, "to")
     if lo is not None and hi is not None and lo > hi:
         raise InputError(f"--from {lo.date()} is after --to {hi.date()}", field="from")
@@ -61,7 +64,7 @@ def run_calc(
             )
         if len(committed):
             last = max(last, committed.index[-1])
-        ic = calculate_index(meth, mkt.asof(last), last)
+        ic = calculate_index(meth, mkt.asof(last), last, companies=companies, facts=facts)
         levels = ic.levels
         first = levels.index[0] if lo is None else max(lo, levels.index[0])
         if len(committed):

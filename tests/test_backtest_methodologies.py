@@ -19,6 +19,7 @@ from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
 from exchina.index import load_methodology, resolve_methodology
 from exchina.index.methodology import Relax
+from exchina.universe import load_companies, load_facts
 
 METHODOLOGIES = ["flagship", "remx_like", "equal_weight", "min_variance"]
 REAL = {
@@ -97,20 +98,42 @@ def real_store(tmp_path_factory: pytest.TempPathFactory) -> MarketStore:
 def test_every_methodology_runs_on_real_prices(real_store: MarketStore, name: str) -> None:
     market = load_market("store", real_store, start="2024-01-02", end="2026-01-02")
     assert not market.synthetic
+    # the companies the store prices: a store of a handful of names against the whole master is
+    # missing data (exit 4, tests/test_coverage.py); restricted to them, the rules decide
+    master = load_companies()
+    held_master = master[master["ticker"].isin(market.tickers)]
+    facts = load_facts()
+    held_facts = facts[facts["company_id"].isin(held_master["company_id"])]
     meth = load_methodology(resolve_methodology(name))
     if meth.constraints.ucits:
         # a handful of real names cannot hold UCITS 5/10/40 (16 names at least): the index keeps
         # its published rule and says so (exit 3) rather than breaking it; the data path is then
         # checked with the same rules without UCITS, the cap allowed to give way (reported)
         with pytest.raises(InfeasibleError) as err:
-            run_backtest(meth, market, "2024-07-01", "2026-01-02", benchmark=None)
+            run_backtest(
+                meth,
+                market,
+                "2024-07-01",
+                "2026-01-02",
+                benchmark=None,
+                companies=held_master,
+                facts=held_facts,
+            )
         assert err.value.exit_code == 3
         assert any("UCITS" in c for c in err.value.conflicts)
         c = meth.constraints.model_copy(
             update={"ucits": False, "relax": [Relax(rule="max_weight", limit=0.4)]}
         )
         meth = meth.model_copy(update={"constraints": c})
-    result = run_backtest(meth, market, "2024-07-01", "2026-01-02", benchmark="REMX")
+    result = run_backtest(
+        meth,
+        market,
+        "2024-07-01",
+        "2026-01-02",
+        benchmark="REMX",
+        companies=held_master,
+        facts=held_facts,
+    )
     _check(result)
     assert not result.synthetic and "SYNTHETIC" not in result.label
     assert result.levels["benchmark"].notna().any()  # real REMX beside it

@@ -1,14 +1,25 @@
 """Does the market hold what the universe needs? A store that lacks it is missing data (exit 4),
 never an optimizer "infeasible" blamed on the methodology.
 
-The companies the universe rules consider at a date are those listed then (``listed_from`` and
-``delisted_on``) whose status the rules admit. When most of them have no price on or before
-the date, the run stops with a ``MissingDataError`` that counts them, names the first few, says
-how many priced ones lack volumes, and gives the commands that fill the store.
+The companies considered at a date are those of the company master listed then (``listed_from``,
+``delisted_on``) whose status and commodities the universe rules admit. For each the check asks
+whether the market holds a price on or before the date, volumes, a share count (the market's
+history or a ``shares.csv`` fact in force) and an FX series to USD for its currency.
+
+Threshold (``check_coverage``): the run stops when some considered companies have no price AND
+fewer considered companies are priced than the methodology needs (``needed``: its
+``min_constituents``, ``min_names``, or the ``1 / max_weight`` names its caps need to sum to
+100%, whichever is largest). A store holding a handful of the master's tickers then fails with a
+count of what is missing, while a store that lacks only a few names, or a company master
+restricted to the companies the store holds (a quant's own universe), runs: its gaps are
+screening reasons, and whatever the rules then cannot meet is the methodology's to report.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
 from exchina.core.errors import MissingDataError
@@ -19,41 +30,112 @@ SHOWN = 5
 
 
 def considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp) -> pd.DataFrame:
-    """Companies listed at ``date`` with a status the rules admit."""
+    """Companies listed at ``date`` whose status and commodities the rules admit."""
     t = pd.Timestamp(date)
     listed = companies["listed_from"].isna() | (companies["listed_from"] <= t)
     alive = companies["delisted_on"].isna() | (companies["delisted_on"] > t)
-    return companies[listed & alive & companies["status"].isin(list(rules.statuses))]
+    keep = listed & alive & companies["status"].isin(list(rules.statuses))
+    if rules.commodities:
+        want = set(rules.commodities)
+        keep &= companies["commodities"].map(lambda x: bool(set(str(x).split(";")) & want))
+    return companies[keep]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Tickers of the considered companies, and those lacking each kind of data."""
+
+    considered: list[str]
+    no_price: list[str]
+    no_volume: list[str]
+    no_shares: list[str]
+    no_fx: list[str]
+
+    @property
+    def priced(self) -> int:
+        return len(self.considered) - len(self.no_price)
+
+
+def coverage(
+    market: Market,
+    rules: UniverseRules,
+    companies: pd.DataFrame,
+    date: str | pd.Timestamp,
+    shares: pd.DataFrame | None = None,
+) -> Coverage:
+    """What the market lacks, at ``date``, for the companies the rules consider. ``shares``:
+    the dated share facts (default: the shipped ``shares.csv``); a company with one in force has
+    a share count."""
+    from exchina.universe.screens import _shipped_shares, shares_in_force
+
+    t = pd.Timestamp(date)
+    cand = considered(companies, rules, t)
+    tickers = [str(x) for x in cand["ticker"]]
+    n = int(market.close.index.searchsorted(t, side="right"))
+
+    def has(frame: pd.DataFrame) -> np.ndarray:
+        cols = frame.columns.get_indexer(pd.Index(tickers))
+        values = frame.to_numpy(dtype=float)[:n]
+        seen = np.asarray(~np.isnan(values).all(axis=0), dtype=bool)
+        return np.array([c >= 0 and n > 0 and bool(seen[c]) for c in cols], dtype=bool)
+
+    priced = has(market.close)
+    volume = has(market.volume.reindex(market.close.index))
+    mkt_shares = has(market.shares.reindex(market.close.index))
+    shares = _shipped_shares() if shares is None else shares
+    facts = set(shares_in_force(shares, t).index)
+    fact_shares = cand["company_id"].isin(facts).to_numpy()
+    fx_cols = {str(c) for c in market.fx.columns[market.fx.loc[:t].notna().any()]} | {"USD"}
+    ccy = market.currency.reindex(tickers).fillna(pd.Series(cand["currency"].to_numpy(), tickers))
+    fx_ok = np.array([str(c) in fx_cols for c in ccy], dtype=bool)
+    pick = lambda mask: [tk for tk, m in zip(tickers, mask, strict=True) if m]  # noqa: E731
+    return Coverage(
+        considered=tickers,
+        no_price=pick(~priced),
+        no_volume=pick(priced & ~volume),
+        no_shares=pick(priced & ~mkt_shares & ~fact_shares),
+        no_fx=pick(priced & ~fx_ok),
+    )
+
+
+def _first(names: list[str]) -> str:
+    more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+    return ", ".join(names[:SHOWN]) + more
 
 
 def check_coverage(
-    market: Market, rules: UniverseRules, companies: pd.DataFrame, date: str | pd.Timestamp
+    market: Market,
+    rules: UniverseRules,
+    companies: pd.DataFrame,
+    date: str | pd.Timestamp,
+    needed: int,
+    shares: pd.DataFrame | None = None,
+    why_needed: str = "",
 ) -> None:
-    """Raise ``MissingDataError`` when more than half the companies the rules consider at
-    ``date`` have no price in ``market`` on or before it (see the module doc)."""
+    """Raise ``MissingDataError`` when considered companies lack prices and fewer than
+    ``needed`` are priced (the threshold of the module doc); the message counts what is missing
+    (prices, volumes, shares, FX), names the first few and gives the commands that fill it."""
     t = pd.Timestamp(date)
-    cand = considered(companies, rules, t)
-    if cand.empty:
+    cov = coverage(market, rules, companies, t, shares)
+    if not cov.no_price or cov.priced >= needed:
         return
-    known = market.close.loc[:t]
-    priced = {str(c) for c in known.columns[known.notna().any()]}
-    lacking = [str(x) for x in cand["ticker"] if str(x) not in priced]
-    if 2 * len(lacking) <= len(cand):
-        return
-    vol = market.volume.loc[:t].reindex(columns=sorted(priced & set(cand["ticker"])))
-    no_volume = [str(c) for c in vol.columns[vol.isna().all()]]
-    first = ", ".join(lacking[:SHOWN]) + (
-        f" and {len(lacking) - SHOWN} more" if len(lacking) > SHOWN else ""
-    )
-    raise MissingDataError(
-        f"the market ({market.label}) has no prices up to {t.date()} for {len(lacking)} of the "
-        f"{len(cand)} companies the universe considers ({first})"
-        + (
-            f"; {len(no_volume)} priced ones have no volumes ({', '.join(no_volume[:SHOWN])})"
-            if no_volume
-            else ""
+    gaps = [
+        f"{len(names)} without {what} ({_first(names)})"
+        for names, what in (
+            (cov.no_volume, "volumes"),
+            (cov.no_shares, "shares outstanding"),
+            (cov.no_fx, "an FX series to USD"),
         )
-        + ". Fill the store with `exchina fetch --universe` (or `exchina fetch "
-        + " ".join(lacking[:SHOWN])
-        + " ...`), or `exchina import FILE...`; or run on `--source demo`"
+        if names
+    ]
+    raise MissingDataError(
+        f"missing data, not a methodology failure: the market ({market.label}) has no prices up "
+        f"to {t.date()} for {len(cov.no_price)} of the {len(cov.considered)} companies the "
+        f"universe rules consider ({_first(cov.no_price)}); {cov.priced} are priced"
+        + (f" ({'; '.join(gaps)})" if gaps else "")
+        + f", and the methodology needs at least {needed}{why_needed}. Fill the store with "
+        "`exchina fetch --universe` (or `exchina fetch "
+        + " ".join(cov.no_price[:SHOWN])
+        + " ...`) or `exchina import FILE...`; or pass a company master of the companies "
+        "you hold; or use `--source demo`"
     )

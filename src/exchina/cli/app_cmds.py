@@ -2,14 +2,17 @@
 
 Streamlit is started in this process with the app's settings as flags (no first-run e-mail
 prompt, no usage statistics, the investor toolbar), so the command works the same from any folder.
-While the server starts, a background thread imports the package modules the pages need, so the
-first page does not wait for them.
+While the server starts, a background thread imports what the pages need and fills the app's
+caches for the first page (from the disk cache on a relaunch), so the first page does not wait.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -25,13 +28,46 @@ APP_OPTIONS: dict[str, str] = {
 }
 
 
-def _warm() -> None:
-    """Import the libraries every page needs (cvxpy, pandas, plotly): seconds saved on the first
-    page. The app's own modules are left to the page (Streamlit's caches need its runtime)."""
-    import plotly.graph_objects  # noqa: F401
+WARM_THREAD = "exchina-warm"
 
-    import exchina.backtest
-    import exchina.index.rebalance  # noqa: F401
+
+def _not_from_warm_thread(record: logging.LogRecord) -> bool:
+    """Streamlit warns that a thread without a session calls a cached function: the warm thread
+    does so on purpose."""
+    return record.threadName != WARM_THREAD
+
+
+def _warm() -> None:
+    """Ready the first page while the server starts: import the libraries it needs (pandas,
+    pyarrow, pydantic: seconds), then, once Streamlit's runtime exists (the app's caches live
+    there), make one throwaway element and chart (each has a one-time setup cost) and fill the
+    caches for the flagship (``exchina.ui.data.warm``: read from the disk cache on a relaunch).
+    A failure here is left to the page, which shows it."""
+    import pandas as pd
+    from streamlit import runtime
+
+    import exchina.backtest.result
+    import exchina.core.resultcache
+    import exchina.index.methodology  # noqa: F401
+    from exchina.core.errors import ExchinaError
+
+    deadline = time.monotonic() + 120
+    while not runtime.exists():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+    import streamlit as st
+
+    from exchina.ui import charts, data
+
+    st.empty()  # Streamlit's first element in a process inspects the call stack (0.5 s): spent here
+    index = pd.date_range("2020-01-01", periods=2)
+    charts.lines(pd.DataFrame({"warm": [1.0, 2.0]}, index=index), "", "", log=True)
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        _not_from_warm_thread
+    )
+    with contextlib.suppress(ExchinaError):
+        data.warm()
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +86,7 @@ def register(app: typer.Typer) -> None:
         from streamlit.web import cli as stcli
 
         script = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
-        threading.Thread(target=_warm, name="exchina-warm", daemon=True).start()
+        threading.Thread(target=_warm, name=WARM_THREAD, daemon=True).start()
         flags = {**APP_OPTIONS, "server.port": str(port), "server.headless": str(headless).lower()}
         sys.argv = ["streamlit", "run", str(script)]
         for k, v in flags.items():

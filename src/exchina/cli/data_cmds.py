@@ -36,7 +36,8 @@ def fetch_cmd(
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Download daily prices, dividends, splits and FX from Yahoo Finance into the store."""
+    """Download daily prices, dividends, splits, share counts and FX from Yahoo Finance into the
+    store."""
     from exchina.core.demo import load_demo_instruments
     from exchina.core.store import MarketStore
     from exchina.core.yahoo import fetch, universe_tickers
@@ -60,6 +61,7 @@ def fetch_cmd(
                     "currencies": result.currencies,
                     "prices": {"added": result.prices.added, "revised": result.prices.revised},
                     "fx": {"added": result.fx.added, "revised": result.fx.revised},
+                    "shares": {"added": result.shares.added, "revised": result.shares.revised},
                 },
                 indent=2,
             )
@@ -68,7 +70,8 @@ def fetch_cmd(
         typer.echo(
             f"fetched {len(result.succeeded)} ticker(s) into {st.root}: price rows "
             f"+{result.prices.added} added, {result.prices.revised} revised; "
-            f"FX rows +{result.fx.added} added, {result.fx.revised} revised"
+            f"FX rows +{result.fx.added} added, {result.fx.revised} revised; shares rows "
+            f"+{result.shares.added} added, {result.shares.revised} revised"
         )
     if result.failures:
         _err(f"failed ({len(result.failures)}), stored data kept:")
@@ -156,16 +159,16 @@ def info_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             part = info[info["table"] == table]
             out[table] = [
                 {
-                    "key": r.key,
-                    "first": f"{pd.Timestamp(r.first):%Y-%m-%d}",
-                    "last": f"{pd.Timestamp(r.last):%Y-%m-%d}",
-                    "rows": int(r.rows),
-                    "currency": r.currency,
-                    "currency_inferred": bool(r.currency_inferred),
-                    "source": r.source,
-                    "last_stored": pd.Timestamp(r.last_stored).isoformat(),
+                    "key": r["key"],
+                    "first": f"{pd.Timestamp(r['first']):%Y-%m-%d}",
+                    "last": f"{pd.Timestamp(r['last']):%Y-%m-%d}",
+                    "rows": int(r["rows"]),
+                    "currency": r["currency"],
+                    "currency_inferred": bool(r["currency_inferred"]),
+                    "source": r["source"],
+                    "last_stored": pd.Timestamp(r["last_stored"]).isoformat(),
                 }
-                for r in part.itertuples(index=False)
+                for r in part.to_dict("records")
             ]
         typer.echo(json.dumps(out, indent=2))
         return

@@ -1,5 +1,5 @@
-"""CLI commands on the store's versions: ``data verify``, ``data versions``, ``data restore``
-(added to the ``data`` group of ``data_cmds``)."""
+"""CLI commands on the store's versions: ``data verify``, ``data versions``, ``data restore``,
+and ``data remove`` (added to the ``data`` group of ``data_cmds``)."""
 
 from __future__ import annotations
 
@@ -58,10 +58,31 @@ def restore_cmd(
     typer.echo(f"store {st.root}: version {version} restored as version {new}")
 
 
+def remove_cmd(
+    tickers: Annotated[
+        list[str], typer.Argument(help="Tickers (prices and shares) or FX tickers like AUDUSD=X.")
+    ],
+    store: StoreOpt = None,
+) -> None:
+    """Take tickers out of the store, all in one new version (`data restore` brings them back).
+    A ticker the store does not hold is an error (exit 2) and nothing is removed."""
+    from exchina.core.store import MarketStore
+
+    st = MarketStore(store)
+    removed = st.remove_series(tickers)
+    left = "" if st.has_prices() else "; the store holds no prices now: `auto` uses the demo market"
+    typer.echo(
+        f"store {st.root}: removed {', '.join(dict.fromkeys(tickers))} (price rows "
+        f"{removed['prices']}, shares rows {removed['shares']}, FX rows {removed['fx']}) as "
+        f"version {st.version()}{left}"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``verify``, ``versions`` and ``restore`` to the ``data`` group."""
+    """Add ``verify``, ``versions``, ``restore`` and ``remove`` to the ``data`` group."""
     from exchina.cli.data_cmds import data_app
 
     data_app.command("verify")(verify_cmd)
     data_app.command("versions")(versions_cmd)
     data_app.command("restore")(restore_cmd)
+    data_app.command("remove")(remove_cmd)

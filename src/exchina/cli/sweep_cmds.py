@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from exchina.cli.common import AsStoredOpt, ForceOpt, SourceOpt, StoreOpt
+
+if TYPE_CHECKING:
+    from exchina.core.market import Market
+    from exchina.ops.sweep import Variant
 
 
 def register(app: typer.Typer) -> None:
@@ -60,6 +64,7 @@ def sweep(
     check_output_folder(out, SWEEP_FILES, force=force)
     variants = expand_grid(load_grid(grid))
     market = load_market(source, store, as_stored=as_stored)
+    _require_coverage(variants, market)
     result = run_sweep(
         variants,
         market,
@@ -80,6 +85,18 @@ def sweep(
     typer.echo(_ranked_text(result.table, list(variants[0].params), metric, s))
     for p in paths.values():
         typer.echo(f"wrote {p}")
+
+
+def _require_coverage(variants: list[Variant], market: Market) -> None:
+    """Exit 4 before any backtest when the market prices too few of the companies a variant's
+    rules consider at its last date (every variant would fail for want of data)."""
+    from exchina.index.coverage import require_coverage
+    from exchina.universe import load_companies
+
+    companies = load_companies()
+    for v in variants:
+        if v.methodology is not None:
+            require_coverage(market, v.methodology, companies, market.as_of)
 
 
 SHOWN_METRICS = ("cagr", "volatility", "max_drawdown", "sharpe", "turnover_annual")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -26,6 +26,7 @@ from exchina.cli.common import (
 from exchina.core.atomic import write_atomic
 from exchina.core.csvsafe import csv_text
 from exchina.core.inputs import parse_date
+from exchina.core.market import Market
 from exchina.universe import UniverseRules, build_universe, explain
 from exchina.universe.review import evidence_summary
 
@@ -51,6 +52,16 @@ def _rules(methodology: str) -> tuple[UniverseRules, str]:
     m = load_methodology(path)
     where = f"shipped {methodology}" if not Path(methodology).is_file() else str(path)
     return m.universe, f"{m.name} ({where})"
+
+
+def _require_coverage(methodology: str, market: Market, t: pd.Timestamp) -> None:
+    """Exit 4 when the market prices too few of the companies the rules consider at ``t``."""
+    from exchina.index.coverage import require_coverage
+    from exchina.index.methodology import load_methodology
+    from exchina.universe import load_companies
+
+    m = load_methodology(methodology_path(methodology))
+    require_coverage(market.asof(t), m, load_companies(), t)
 
 
 def _date(text: str | None) -> pd.Timestamp | None:
@@ -115,11 +126,16 @@ def universe(
 
     from exchina.core.sources import load_market
 
-    market = market if market is not None else load_market(source, str(store) if store else None, as_stored=as_stored)
+    market = (
+        market
+        if market is not None
+        else load_market(source, str(store) if store else None, as_stored=as_stored)
+    )
     from exchina.cli.index_cmds import read_holdings
     from exchina.universe.screens import buffer_text, standing
 
     held = list(read_holdings(holdings).index) if holdings is not None else []
+    _require_coverage(methodology, market, t)
     u = build_universe(t, rules, market, previous_members=held)
     u = u.assign(standing=standing(u, held))
     if out is not None:
@@ -171,7 +187,7 @@ WIDTHS = {"name": 34, "stages": 44, "reasons": 70}
 def _table_text(frame: pd.DataFrame) -> str:
     """The table for a terminal: text left-aligned, long text cut with an ellipsis."""
 
-    def cut(value: object, width: int) -> str:
+    def cut(value: Any, width: int) -> str:
         text = "" if pd.isna(value) else str(value)
         return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -142,7 +142,7 @@ def backtest(text: str, key: DataKey) -> BacktestResult:
 @st.cache_data(show_spinner=False, max_entries=16)
 def metrics(text: str, key: DataKey) -> dict:
     """``BacktestResult.metrics()`` of the methodology's backtest."""
-    return backtest(text, key).metrics()
+    return _disk("metrics", key, text, lambda: backtest(text, key).metrics())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -154,7 +154,9 @@ def china_exposure(text: str, key: DataKey) -> pd.Series:
 @st.cache_data(show_spinner=False, max_entries=16)
 def confidence_exposure(text: str, key: DataKey) -> pd.Series:
     """Weighted confidence of the index's China scores at each rebalance."""
-    return backtest(text, key).confidence_exposure()["index"]
+    return _disk(
+        "confidence", key, text, lambda: backtest(text, key).confidence_exposure()["index"]
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=48)
@@ -316,6 +318,22 @@ def factsheet_html(text: str, key: DataKey) -> str:
         text,
         lambda: render_factsheet_html(factsheet(methodology(text), market(key))),
     )
+
+
+def warm(name: str = FLAGSHIP) -> None:
+    """Fill the app's caches with what the first page (Overview) shows for the shipped
+    methodology ``name``: read from the disk cache on a relaunch, computed on a first launch.
+    ``exchina app`` calls it while its server starts, so the first visitor finds it done (or
+    waits on the same computation, never a second one)."""
+    key = data_key()
+    market(key)
+    text = shipped_texts()[name]
+    for t in (text, benchmark_methodology_text(methodology(text))):
+        if t is not None:
+            backtest(t, key)
+            metrics(t, key)
+            china_exposure(t, key)
+            confidence_exposure(t, key)
 
 
 @st.cache_data(show_spinner="Printing the factsheet to PDF...", max_entries=4)
