@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from store_support import snapshot
 
 from exchina.cli import main
 from exchina.core.errors import MissingDataError
@@ -19,7 +20,6 @@ from exchina.index import load_methodology, resolve_methodology
 from exchina.index.coverage import names_needed, require_coverage
 from exchina.universe import load_companies
 from exchina.universe.coverage import considered, coverage
-from tests.test_store import snapshot
 
 DATE = pd.Timestamp("2024-06-14")
 GRID = Path(__file__).resolve().parents[1] / "data/grids/flagship_sensitivity.toml"
