@@ -103,7 +103,11 @@ def calculate_daily(
     missing = reb.difference(dates)
     if len(missing):
         raise InputError(f"rebalance dates not in the price index: {list(missing.date)}")
-    acts = actions if actions is not None else pd.DataFrame(columns=["type", "ticker", "date"])
+    acts = (
+        actions
+        if actions is not None
+        else pd.DataFrame(columns=["type", "ticker", "date", "ratio"])
+    )
     acts = acts[acts["ticker"].isin(tickers)]
     factor = (
         split_factors(acts, dates, tickers).to_numpy(float)
@@ -219,7 +223,7 @@ def calculate_daily(
             before = q[c]
             proceeds = before * px_local * fxa[i, c]
             q[c] = 0.0
-            detail = _reinvest(q, proceeds, p_now, reserve, rules, col, tickers)
+            detail = _reinvest(q, proceeds, p_now, reserve, rules, col)
             record(i, a, why, px_local, before, 0.0, D, D, detail)
         if i in reb_pos:
             k = reb_pos[i]
@@ -283,7 +287,6 @@ def _reinvest(
     reserve: list[str],
     rules: CorporateActionRules,
     col: dict[str, int],
-    tickers: list[str],
 ) -> str:
     """Put a removed company's proceeds back to work (in place on ``q``); says how."""
     held = np.flatnonzero(q != 0.0)

@@ -103,7 +103,6 @@ STAGE_FACT_COLUMNS = [
     "evidence_grade",
     "verified_on",
 ]
-STAGE_BASES: tuple[str, ...] = ("revenue", "capacity", "primary")
 OPTIONAL_COLUMNS = frozenset({"verified_on"})
 SHARE_COLUMNS = [
     "company_id",
