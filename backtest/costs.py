@@ -49,8 +49,3 @@ class CostModel:
             return tw
         adtv = np.asarray(adtv_usd, dtype=float)
         return tw & ~(np.isfinite(adtv) & (adtv > 0))
-
-    def cost_fraction(self, traded_weight: np.ndarray, adtv_usd: np.ndarray | None) -> float:
-        """Cost of the whole rebalance as a fraction of portfolio value."""
-        tw = np.abs(np.asarray(traded_weight, dtype=float))
-        return float(np.sum(tw * self.bps(tw, adtv_usd)) / 1e4)

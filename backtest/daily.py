@@ -63,6 +63,8 @@ def drop_removed(weights: pd.DataFrame, actions: pd.DataFrame) -> tuple[pd.DataF
     each rebalance after the action goes pro rata to the others (each change is noted)."""
     out, notes = weights.copy(), []
     gone = actions[actions["type"].isin(REMOVALS) & actions["ticker"].isin(weights.columns)]
+    if gone.empty:  # a table of other actions may lack the columns read below
+        return out, notes
     cols = ("date", "ticker", "type", "action_id")
     for date, ticker, kind, action_id in zip(*(gone[c] for c in cols), strict=True):
         later = out.index > pd.Timestamp(date)

@@ -44,11 +44,6 @@ def snapshots(universe: pd.DataFrame, columns: list[str]) -> Callable[[pd.Timest
     return at
 
 
-def universe_at(universe: pd.DataFrame, date: pd.Timestamp) -> pd.DataFrame:
-    """The universe frame (indexed by ticker) describing names at ``date``."""
-    return snapshots(universe, [c for c in universe.columns if c not in ("date", "ticker")])(date)
-
-
 def column_for(by: str) -> str:
     return "china_score" if by == "china_band" else by
 

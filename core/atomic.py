@@ -125,7 +125,7 @@ def check_output_folder(out: str | Path, owned: Iterable[str], *, force: bool = 
         raise os_error(exc, out) from None
     if not foreign:
         return out
-    kind = _what_is(out, foreign)
+    kind = _what_is(foreign)
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
     raise OutputFolderError(
         f"{out}: refusing to write here, the folder {kind} ({shown}); nothing was written or "
@@ -134,7 +134,7 @@ def check_output_folder(out: str | Path, owned: Iterable[str], *, force: bool = 
     )
 
 
-def _what_is(out: Path, foreign: list[str]) -> str:
+def _what_is(foreign: list[str]) -> str:
     if ".git" in foreign:
         return "is a git repository"
     if "_delta_log" in foreign or {"prices", "fx"} & set(foreign) or ".lock" in foreign:

@@ -7,13 +7,15 @@ rebuilt from the adjusted close and the stored dividends when there are any (the
 Yahoo's adjustment), else the adjusted close is used as the close with zero dividends (total
 return carried in the price); where a ticker has both closes but no dividend column (Yahoo's CSV
 export), the dividends are recovered from the change in the adjustment ratio. Each of these is
-named in ``Market.meta``. FX comes from the store's FX table (``USD`` = 1); a currency without an
-FX series is a MissingDataError that says how to fetch it.
+named in ``Market.meta``. FX comes from the store's FX table (``USD`` = 1), its sources in
+``meta["fx_sources"]`` (an approximation says so there); a currency without an FX series is a
+MissingDataError that says how to fetch it.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,7 +37,7 @@ DIVIDEND_RATIO_TOL = 1e-4
 
 def load_market(
     source: str = "auto",
-    store: MarketStore | str | None = None,
+    store: MarketStore | str | Path | None = None,
     tickers: list[str] | None = None,
     start: str | pd.Timestamp | None = None,
     end: str | pd.Timestamp | None = None,
@@ -55,11 +57,10 @@ def load_market(
         root = store.root if isinstance(store, MarketStore) else store
         store, source = MarketStore(root, as_stored=as_stored), "store"
     st = store if isinstance(store, MarketStore) else MarketStore(store)
-    if source == "auto":
-        source = "store" if st.has_prices() else "demo"
-        if source == "demo":
-            print(DEMO_NOTICE.format(root=st.root), file=sys.stderr)
-    if source == "demo":
+    resolved = resolve_source(source, st)
+    if source == "auto" and resolved == "demo":
+        print(DEMO_NOTICE.format(root=st.root), file=sys.stderr)
+    if resolved == "demo":
         market = demo_market(seed)
         if tickers is not None:
             missing = sorted(set(tickers) - set(market.tickers))
@@ -68,6 +69,15 @@ def load_market(
             market = _select(market, list(tickers))
         return market.window(start, end)
     return market_from_store(st, tickers, start, end)
+
+
+def resolve_source(source: str, store: MarketStore, refresh: bool = False) -> str:
+    """What ``source`` means now: ``auto`` is the store when it holds prices (or a ``refresh``
+    is about to fill it), else the synthetic demo market; ``store`` and ``demo`` are themselves.
+    The one place that decides it (``load_market``, the scheduled run)."""
+    if source != "auto":
+        return source
+    return "store" if refresh or store.has_prices() else "demo"
 
 
 def _select(market: Market, tickers: list[str]) -> Market:
@@ -163,7 +173,7 @@ def market_from_store(
     currency = px.groupby("ticker")["currency"].last()
     currency.index = pd.Index([str(i) for i in currency.index], name="ticker")
     currency = currency.astype(str).reindex(close.columns).rename("currency")
-    fx = _fx(store, currency, dates, end)
+    fx, fx_sources = _fx(store, currency, dates, end)
     shares = _shares(store, list(close.columns), dates, end)
     sources = sorted(set(px["source"].astype(str)))
     kinds = sorted({_kind(s) for s in sources})
@@ -173,6 +183,8 @@ def market_from_store(
         "store_version": str(store.version()),
         "sources": ";".join(sources),
     }
+    if fx_sources:
+        meta["fx_sources"] = fx_sources
     meta |= {k: ";".join(v) for k, v in notes.items() if v}
     return Market(
         close=close,
@@ -197,7 +209,10 @@ def _kind(source: str) -> str:
     return source
 
 
-def _fx(store: MarketStore, currency: pd.Series, dates: pd.DatetimeIndex, end) -> pd.DataFrame:
+def _fx(
+    store: MarketStore, currency: pd.Series, dates: pd.DatetimeIndex, end
+) -> tuple[pd.DataFrame, str]:
+    """USD per unit on ``dates`` (forward-filled) and the FX series' sources (``;``-joined)."""
     needed = sorted(set(currency) - {"USD"})
     raw = store.read_fx(needed, None, end) if needed else store.read_fx([], None, end)
     missing = sorted(set(needed) - set(raw["currency"]))
@@ -216,7 +231,8 @@ def _fx(store: MarketStore, currency: pd.Series, dates: pd.DatetimeIndex, end) -
         w = pd.DataFrame(index=dates)
     w["USD"] = 1.0
     w.columns = pd.Index([str(c) for c in w.columns], name="currency")
-    return w.astype("float64")
+    used = raw[raw["currency"].isin(needed)]["source"].astype(str)
+    return w.astype("float64"), ";".join(sorted(set(used)))
 
 
 def _shares(store: MarketStore, tickers: list[str], dates: pd.DatetimeIndex, end) -> pd.DataFrame:

@@ -52,8 +52,6 @@ from exchina.core.fx import KNOWN_CURRENCIES
 from exchina.core.paths import store_dir
 from exchina.core.validate import PRICE_COLUMNS, parse_dates, validate_prices
 
-# Files are sorted by (ticker, date): small row groups let a read of a few tickers skip the rest.
-ROW_GROUP = 65_536
 _STAMP = [("source", pa.string()), ("stored_at", pa.timestamp("us", tz="UTC"))]
 
 

@@ -48,7 +48,7 @@ def index_calculation(
     usd = (px_local * _align(fx, px_local, 1.0)).ffill()
     div = _align(dividends, px_local, 0.0) * _align(fx, px_local, 1.0).ffill()
     reb = pd.DatetimeIndex(weights.index)
-    missing = reb.difference(usd.index)
+    missing = reb.difference(pd.DatetimeIndex(usd.index))
     if len(missing):
         raise InputError(f"rebalance dates not in the price index: {list(missing.date)}")
     dates = usd.index[usd.index >= reb[0]]

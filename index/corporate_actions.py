@@ -39,7 +39,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from exchina.core.errors import InputError
 from exchina.core.paths import data_file
 
-ACTION_TYPES = ("split", "cash_dividend", "special_dividend", "takeover_cash", "delisting")
 REMOVALS = ("takeover_cash", "delisting")
 ACTION_COLUMNS = [
     "action_id",
@@ -215,7 +214,9 @@ def split_factors(
     turns a split-adjusted price into the price traded that day (``raw = adjusted x factor``)."""
     out = pd.DataFrame(1.0, index=dates, columns=pd.Index(tickers, name="ticker"))
     splits = actions[(actions["type"] == "split") & actions["ticker"].isin(tickers)]
-    for r in splits.itertuples(index=False):
-        before = dates < pd.Timestamp(r.date)
-        out.loc[before, r.ticker] = out.loc[before, r.ticker] * float(r.ratio)
+    if splits.empty:  # a table of other actions may have no ratio column
+        return out
+    for date, ticker, ratio in zip(splits["date"], splits["ticker"], splits["ratio"], strict=True):
+        before = dates < pd.Timestamp(date)
+        out.loc[before, ticker] = out.loc[before, ticker] * float(ratio)
     return out

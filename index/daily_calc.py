@@ -26,6 +26,7 @@ Conventions (those of ``exchina.index.calc``, extended day by day):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,7 +103,11 @@ def calculate_daily(
     missing = reb.difference(dates)
     if len(missing):
         raise InputError(f"rebalance dates not in the price index: {list(missing.date)}")
-    acts = actions if actions is not None else pd.DataFrame(columns=["type", "ticker", "date"])
+    acts = (
+        actions
+        if actions is not None
+        else pd.DataFrame(columns=["type", "ticker", "date", "ratio"])
+    )
     acts = acts[acts["ticker"].isin(tickers)]
     factor = (
         split_factors(acts, dates, tickers).to_numpy(float)
@@ -127,10 +132,11 @@ def calculate_daily(
     W = weights.reindex(columns=tickers).fillna(0.0).to_numpy(float)
     col = {t: i for i, t in enumerate(tickers)}
     days = dates.to_numpy().astype("datetime64[D]")
-    by_day = {d: g for d, g in acts.groupby("date")} if len(acts) else {}
+    by_day = {d: _Action.rows(g) for d, g in acts.groupby("date")} if len(acts) else {}
 
-    start = int(dates.get_loc(reb[0]))
-    reb_pos = {int(dates.get_loc(d)): k for k, d in enumerate(reb)}
+    reb_rows = dates.get_indexer(reb)  # every rebalance date is a price date (checked above)
+    start = int(reb_rows[0])
+    reb_pos = {int(r): k for k, r in enumerate(reb_rows)}
     n = len(dates) - start
     pr, tr, ntr, dv, count = (np.empty(n) for _ in range(5))
     q = np.zeros(len(tickers))
@@ -139,7 +145,7 @@ def calculate_daily(
     holdings: list[dict] = []
     reserve: list[str] = []
 
-    def record(i: int, a, rule: str, px: float, before: float, after: float, d0: float,
+    def record(i: int, a: _Action, rule: str, px: float, before: float, after: float, d0: float,
                d1: float, detail: str) -> None:  # fmt: skip
         log.append(dict(zip(ACTION_LOG_COLUMNS, [
             dates[i], a.action_id, a.ticker, a.type, rule, px, before, after, d0, d1, detail,
@@ -150,9 +156,9 @@ def calculate_daily(
         todays = by_day.get(dates[i])
         extra_div = np.zeros(len(tickers))
         special_tax = 0.0
-        removals: list[tuple[object, float, str]] = []
+        removals: list[tuple[_Action, float, str]] = []
         if todays is not None and j > 0:
-            for a in todays.itertuples(index=False):
+            for a in todays:
                 c = col[a.ticker]
                 if q[c] == 0.0:
                     continue
@@ -170,7 +176,7 @@ def calculate_daily(
                     extra_div[c] += float(a.amount) * fxa[i, c]
                     record(i, a, "cash", float(a.amount), q[c], q[c], D, D,
                            "reinvested across the index in TR (gross) and NTR (net)")  # fmt: skip
-            for a in todays.itertuples(index=False):
+            for a in todays:
                 c = col[a.ticker]
                 if a.type == "split" and q[c] != 0.0:
                     before = q[c]
@@ -193,7 +199,7 @@ def calculate_daily(
                     continue
                 zero = rules.suspension_price == "zero"
                 since = dates[last_row[i, c]].date() if last_row[i, c] >= 0 else "never"
-                a = _Auto(f"suspension-{tickers[c]}-{dates[i]:%Y%m%d}", tickers[c], "suspension")
+                a = _Action(f"suspension-{tickers[c]}-{dates[i]:%Y%m%d}", tickers[c], "suspension")
                 removals.append((a, 0.0 if zero else float(raw_ff[i, c]),
                                  f"{'zero' if zero else 'last price'}; no price since {since}"))  # fmt: skip
         p_now = usd_ff[i].copy()
@@ -217,7 +223,7 @@ def calculate_daily(
             before = q[c]
             proceeds = before * px_local * fxa[i, c]
             q[c] = 0.0
-            detail = _reinvest(q, proceeds, p_now, reserve, rules, col, tickers)
+            detail = _reinvest(q, proceeds, p_now, reserve, rules, col)
             record(i, a, why, px_local, before, 0.0, D, D, detail)
         if i in reb_pos:
             k = reb_pos[i]
@@ -255,12 +261,23 @@ def calculate_daily(
 
 
 @dataclass(frozen=True)
-class _Auto:
-    """An action the rules raise themselves (a long suspension), logged like a table row."""
+class _Action:
+    """A row of the actions table, or an action the rules raise themselves (a long suspension)
+    logged like one."""
 
     action_id: str
     ticker: str
     type: str
+    ratio: float = math.nan
+    amount: float = math.nan
+
+    @classmethod
+    def rows(cls, table: pd.DataFrame) -> list[_Action]:
+        """The rows of ``table`` in order (a table without ``ratio`` or ``amount`` reads NaN)."""
+        nan = [math.nan] * len(table)
+        cols = [table[c].tolist() if c in table else nan for c in ("ratio", "amount")]
+        keys = zip(table["action_id"], table["ticker"], table["type"], *cols, strict=True)
+        return [cls(*k) for k in keys]
 
 
 def _reinvest(
@@ -270,7 +287,6 @@ def _reinvest(
     reserve: list[str],
     rules: CorporateActionRules,
     col: dict[str, int],
-    tickers: list[str],
 ) -> str:
     """Put a removed company's proceeds back to work (in place on ``q``); says how."""
     held = np.flatnonzero(q != 0.0)

@@ -2,7 +2,9 @@
 country, commodity and Chinese-exposure band. Used by the optimizer's group bounds and by the
 rebalance report, so both count weight the same way.
 
-Stages: ``revenue_share`` splits a company over the stages it lists by revenue share; listed
+Stages: ``revenue_share`` splits a company over its stages by revenue share (the universe's
+``share_<stage>`` columns, which carry dated stage evidence in force at the review, else the
+master's shares); listed
 stages without a known share split the remainder equally (all unknown -> equal split), and known
 shares that sum below one are scaled up to one. ``primary`` puts the whole weight in the primary
 stage. Commodities: a company counts fully toward every commodity it lists (revenue by commodity
@@ -17,17 +19,17 @@ import numpy as np
 import pandas as pd
 
 from exchina.universe.rules import STAGES
-from exchina.universe.stages import parse_stages, primary_stage
+from exchina.universe.stages import SHARE_COLUMNS, parse_stages, primary_stage
 
 CHINA_BANDS: tuple[tuple[float, float], ...] = ((0, 10), (10, 25), (25, 50), (50, 100))
 
 
-def _split(text: str) -> dict[str, float]:
-    shares = parse_stages(text)
+def _split(shares: dict[str, float]) -> dict[str, float]:
+    """One company's listed stages (share or NaN = unknown) -> weight per stage, summing to 1."""
     known = {s: v for s, v in shares.items() if not math.isnan(v)}
     unknown = [s for s in shares if math.isnan(shares[s])]
     total = sum(known.values())
-    out = dict.fromkeys(STAGES, 0.0)
+    out: dict[str, float] = dict.fromkeys(STAGES, 0.0)
     if unknown and total < 1:
         for s in unknown:
             out[s] = (1 - total) / len(unknown)
@@ -39,20 +41,33 @@ def _split(text: str) -> dict[str, float]:
     return out
 
 
+def _with_shares(text: pd.Series, shares: pd.DataFrame) -> pd.Series:
+    """Each listed stage of ``text`` with its share from ``shares`` (``share_<stage>``) written
+    in, e.g. ``mining;magnet`` + (0.7, NaN) -> ``mining:0.7;magnet``."""
+    values = shares.to_numpy(dtype=float)
+    col = {s: i for i, s in enumerate(STAGES)}
+    out = []
+    for row, listed in zip(values, text, strict=True):
+        parts = []
+        for s in (x for x in listed.split(";") if x):
+            v = row[col[s]]
+            parts.append(s if math.isnan(v) else f"{s}:{float(v)!r}")
+        out.append(";".join(parts))
+    return pd.Series(out, index=text.index, dtype=object)
+
+
 def stage_exposure(frame: pd.DataFrame, mode: str = "revenue_share") -> pd.DataFrame:
     """tickers x stages; each row sums to one.
 
-    Reads ``stage_shares`` when present (the master's stage text with revenue shares), else
-    ``stages`` (``mining:0.7;magnet`` style, shares optional), and in ``primary`` mode
-    ``primary_stage`` when present. Each distinct text is parsed once.
+    Reads ``stages`` (``mining:0.7;magnet`` style, shares optional) with, when present, the
+    universe's ``share_<stage>`` columns (NaN = listed, share unknown), and in ``primary`` mode
+    ``primary_stage`` when present. Each distinct position is split once.
     """
-    text = frame["stages"].fillna("").astype(str) if "stages" in frame else None
-    if "stage_shares" in frame:
-        shares = frame["stage_shares"]
-        has = shares.notna() & shares.astype(str).str.strip().ne("")
-        text = shares.astype(str).where(has, text)
-    if text is None:
-        raise KeyError("universe frame has neither 'stages' nor 'stage_shares'")
+    if "stages" not in frame:
+        raise KeyError("universe frame has no 'stages' column")
+    text = frame["stages"].fillna("").astype(str)
+    if all(c in frame for c in SHARE_COLUMNS):
+        text = _with_shares(text, frame[SHARE_COLUMNS])
     if mode == "primary":
         prim = frame["primary_stage"] if "primary_stage" in frame else pd.Series(None, frame.index)
         known = prim.isin(STAGES)
@@ -61,7 +76,8 @@ def stage_exposure(frame: pd.DataFrame, mode: str = "revenue_share") -> pd.DataF
         rows = (prim.to_numpy()[:, None] == np.array(STAGES)[None, :]).astype(float)
     else:
         uniq, codes = np.unique(text.to_numpy(dtype=str), return_inverse=True)
-        table = np.array([[_split(t)[s] for s in STAGES] for t in uniq]).reshape(-1, len(STAGES))
+        splits = [_split(parse_stages(t)) for t in uniq]
+        table = np.array([[d[s] for s in STAGES] for d in splits]).reshape(-1, len(STAGES))
         rows = table[codes]
     return pd.DataFrame(
         rows.reshape(len(frame), len(STAGES)), index=frame.index, columns=list(STAGES)

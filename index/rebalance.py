@@ -23,7 +23,7 @@ from exchina.core.atomic import write_outputs
 from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
-from exchina.index.coverage import require_coverage
+from exchina.index.coverage import require_coverage, require_eligible_data
 from exchina.index.exposures import (
     CHINA_BANDS,
     china_band,
@@ -79,14 +79,6 @@ class RebalanceResult:
         return self.constituents.set_index("ticker")["weight"]
 
 
-def _with_stage_shares(universe: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
-    """Add ``stage_shares`` (the master's ``stages`` text with revenue shares) by company_id."""
-    text = master.drop_duplicates("company_id").set_index("company_id")["stages"].astype(str)
-    if "company_id" not in universe.columns:
-        return universe
-    return universe.assign(stage_shares=universe["company_id"].map(text))
-
-
 def _previous_index(previous: pd.Series | None) -> list[str]:
     if previous is None:
         return []
@@ -117,7 +109,8 @@ def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.Dat
     last_row = np.where(has, len(values) - 1 - np.argmax(seen[::-1], axis=0), 0)
     cols = np.arange(len(tickers))
     price = np.where(has, values[last_row, cols] if len(values) else np.nan, np.nan)
-    last_date = np.where(has, close.index.to_numpy()[last_row] if len(values) else None, None)
+    none = np.full(len(cols), None)  # an object array, so a never-priced name's date is None
+    last_date = np.where(has, close.index.to_numpy()[last_row], none) if len(values) else none
     currency = market.currency.reindex(tickers)
     missing = sorted({str(c) for c in currency.dropna()} - {"USD", *map(str, market.fx.columns)})
     if missing:
@@ -156,7 +149,8 @@ def rebalance(
     exposure facts and the share counts (default: the shipped files, read once and passed down;
     a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
     ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` (also when the
-    market prices too few of the companies the rules consider: ``exchina.index.coverage``) or
+    market prices too few of the companies the rules consider, or too few are eligible for want
+    of data: ``exchina.index.coverage``) or
     ``StaleDataError``.
     """
     source: Path | None = None
@@ -192,8 +186,8 @@ def rebalance(
         facts=facts,
         shares=shares,
     )
-    universe = _with_stage_shares(universe, companies)
     universe, topped = top_up(universe, m)
+    require_eligible_data(universe, m, cutoff, cut.label)
     parent = _parent_weights(m, source, t, market, companies, facts)
     from exchina.index.optimizer import optimize
 
@@ -202,7 +196,8 @@ def rebalance(
     w = result.weights[result.weights > 0]
     held = list(w.index)
     px = _prices_at(market, t, held)
-    no_price = [tk for tk in held if not px.loc[tk, "price_usd"] > 0]
+    price_usd = px["price_usd"].astype(float)
+    no_price = [tk for tk in held if not price_usd[tk] > 0]
     if no_price:
         raise MissingDataError(f"no price in USD on or before {t.date()} for {no_price}")
     info = universe.reindex(held)
@@ -281,11 +276,11 @@ def _report(
     reasons: dict[str, int] = {}
     for text in universe.loc[~universe["eligible"].astype(bool), "reasons"].astype(str):
         for r in filter(None, (x.strip() for x in text.split(";"))):
-            key = re.match(r"[^\d<>=(]*", r).group().strip() or r
+            key = re.split(r"[\d<>=(]", r, maxsplit=1)[0].strip() or r
             reasons[key] = reasons.get(key, 0) + 1
     bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
-    for tk, wt in w.items():
-        band = china_band(float(held.loc[tk, "china_score"]))
+    for wt, score in zip(w.to_numpy(), held["china_score"].to_numpy(), strict=True):
+        band = china_band(float(score))
         bands[band] = bands.get(band, 0.0) + float(wt)
     turnover = float(0.5 * trades["trade_weight"].abs().sum()) if previous is not None else None
     return {
@@ -326,8 +321,8 @@ def _report(
         "stage_weighting": m.constraints.stage_weighting,
         "weights_by_country": dict(sorted(weights_by(w, country_exposure(held)).items())),
         "weights_by_china_band": bands,
-        "weighted_china_score": float(held["china_score"].astype(float) @ w),
-        "weighted_confidence": float(held["confidence"].astype(float) @ w),
+        "weighted_china_score": float(held["china_score"].astype(float).to_numpy() @ w.to_numpy()),
+        "weighted_confidence": float(held["confidence"].astype(float).to_numpy() @ w.to_numpy()),
         "turnover": turnover,
         "previous_holdings": len(_previous_index(previous)),
         "benchmark": m.benchmark.model_dump(),

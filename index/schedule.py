@@ -43,14 +43,14 @@ def _previous_session(day: pd.Timestamp, sessions: pd.DatetimeIndex) -> pd.Times
     if sessions.empty or day < sessions[0] or day > sessions[-1]:
         # outside the calendar's range: weekdays stand in for sessions
         return day if day.weekday() < 5 else day - pd.offsets.BDay(1)
-    pos = sessions.searchsorted(day, side="right") - 1
+    pos = int(sessions.searchsorted(day, side="right")) - 1
     return sessions[pos]
 
 
 def _minus_sessions(day: pd.Timestamp, n: int, sessions: pd.DatetimeIndex) -> pd.Timestamp:
     if sessions.empty or day < sessions[0] or day > sessions[-1]:
         return day - pd.offsets.BDay(n)
-    pos = sessions.searchsorted(day, side="left") - n
+    pos = int(sessions.searchsorted(day, side="left")) - n
     if pos < 0:
         return day - pd.offsets.BDay(n)
     return sessions[pos]

@@ -68,7 +68,7 @@ from exchina.core.errors import (
 from exchina.core.inputs import parse_date
 from exchina.core.market import Market
 from exchina.core.paths import data_file
-from exchina.core.sources import SOURCES, load_market
+from exchina.core.sources import SOURCES, load_market, resolve_source
 from exchina.core.store import MarketStore
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
@@ -131,12 +131,13 @@ def scheduled_role(
     """
     t = pd.Timestamp(date).normalize()
     table = rebalance_dates(methodology, t - pd.Timedelta(days=40), t + pd.Timedelta(days=40))
-    for row in table.itertuples(index=False):
-        if row.effective == t:
-            return "effective", row.review, row.effective
-    for row in table.itertuples(index=False):
-        if row.review == t:
-            return "review", row.review, row.effective
+    pairs = list(zip(table["review"], table["effective"], strict=True))
+    for review, effective in pairs:
+        if effective == t:
+            return "effective", review, effective
+    for review, effective in pairs:
+        if review == t:
+            return "review", review, effective
     return None
 
 
@@ -224,7 +225,7 @@ def fx_last_dates(
         last = raw.groupby("currency")["date"].max()
         return {str(c): pd.Timestamp(d) for c, d in last.items()}
     fx = market.fx.loc[:cutoff].drop(columns="USD", errors="ignore")
-    return {str(c): pd.Timestamp(s.last_valid_index()) for c, s in fx.items() if s.notna().any()}
+    return {str(c): pd.Timestamp(s.dropna().index[-1]) for c, s in fx.items() if s.notna().any()}
 
 
 def stale_fx(
@@ -403,7 +404,8 @@ def _committed_problems(
 def _uncommitted_match(date_dir: Path, committed: str | None, fingerprint: str) -> Path | None:
     """An intact revision newer than the committed one with the same input fingerprint: the
     output of a run killed after its revision was complete but before the commit."""
-    current = int(_REV.match(committed).group(1)) if committed else 0
+    rev = _REV.match(committed or "")  # a committed name was checked when the state was read
+    current = int(rev.group(1)) if rev else 0
     for n, rev in reversed(_revisions(date_dir)):
         if n <= current:
             break
@@ -609,11 +611,10 @@ def _locked_run(
 
     warnings: list[str] = []
     st = MarketStore(store, lock_timeout=lock_timeout)
-    resolved = source
-    if source == "auto":  # a refresh fills the store, so it is the source even when empty
-        resolved = "store" if refresh or st.has_prices() else "demo"
-        if resolved == "demo":
-            log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
+    # a refresh fills the store, so it is the source even when empty
+    resolved = resolve_source(source, st, refresh=refresh)
+    if source == "auto" and resolved == "demo":
+        log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
     refreshed: dict[str, Any] | None = None
     if refresh and resolved == "demo":
         log.info("refresh.skipped", reason="the demo market is synthetic; nothing to refresh")

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -211,7 +211,7 @@ def backtest_metrics(
     from exchina.backtest.engine import run_backtest
 
     res = run_backtest(methodology, market, start, end)
-    out = {
+    out: dict[str, Any] = {
         k: v
         for k, v in res.metrics().items()
         if isinstance(v, int | float) and not isinstance(v, bool)
@@ -296,7 +296,8 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # None: no dashboard (distributed's unannotated default ":8787" reads as str)
+            dashboard_address=cast(str, None),
             silence_logs=40,
         ) as cluster,
         Client(cluster) as client,
@@ -312,8 +313,9 @@ def _pick(table: pd.DataFrame, metric: str, lowest: bool) -> dict[str, Any] | No
     values = values[values.notna() & (values.abs() != math.inf)]
     if values.empty:
         return None
-    row = ok.loc[values.idxmin() if lowest else values.idxmax()]
-    return {k: _jsonable(v) for k, v in row.items() if k != "error"}
+    ok = ok.loc[values.index]
+    row = ok.iloc[int(values.argmin() if lowest else values.argmax())]
+    return {str(k): _jsonable(v) for k, v in row.items() if k != "error"}
 
 
 def _jsonable(v: Any) -> Any:

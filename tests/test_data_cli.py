@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from store_support import snapshot
 
 import exchina.core.yahoo as yahoo
 from exchina.cli import main
 from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
-from tests.test_store import snapshot
 from tests.test_yahoo_adapter import FakeClient
 
 GOOD = "Date,Close,Volume\n2024-01-02,10.0,100\n2024-01-03,10.5,120\n2024-01-04,10.2,90\n"

@@ -35,7 +35,8 @@ def _sources() -> pd.DataFrame:
             continue
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         if "factor" not in df and "stage" in df:
-            df = df.assign(factor="stage:" + df["stage"], value=df["share"])
+            # an entry row and a position row on one date are two statements
+            df = df.assign(factor="stage:" + df["stage"] + "/" + df["basis"], value=df["share"])
         df = df.reindex(
             columns=["company_id", "factor", "value", "counterparty", "effective_from"],
             fill_value="",

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from store_support import snapshot
 
 from exchina.cli import main
 from exchina.core.importer import read_price_file, ticker_from_filename
 from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
-from tests.test_store import snapshot
 
 
 def _files(realdata: Path) -> dict[str, Path]:

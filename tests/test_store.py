@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
 from pathlib import Path
 
@@ -10,26 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from filelock import FileLock
+from store_support import prices as _prices
+from store_support import snapshot
 
 from exchina.core.errors import InputError, LockHeldError, MissingDataError
 from exchina.core.sources import close_from_adjusted, dividends_from_adjusted, load_market
 from exchina.core.store import MarketStore
-
-
-def _prices(ticker: str, start: str, closes: list[float], currency: str = "USD") -> pd.DataFrame:
-    dates = pd.bdate_range(start, periods=len(closes))
-    return pd.DataFrame(
-        {"date": dates, "ticker": ticker, "close": closes, "volume": 1000.0, "currency": currency}
-    )
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under the store with its content hash (the lock file aside)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
 
 
 def test_roundtrip_append_revise_and_identical_rewrite(tmp_path: Path) -> None:

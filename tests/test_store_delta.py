@@ -5,7 +5,6 @@ and every store fault one line with a documented exit code."""
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 from pathlib import Path
 
@@ -13,27 +12,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from store_support import prices as _prices
+from store_support import snapshot
 
 from exchina.cli import main
 from exchina.core.errors import DamagedDataError, InputError
 from exchina.core.sources import load_market
 from exchina.core.store import MarketStore
-
-
-def _prices(ticker: str, start: str, closes: list[float], currency: str = "USD") -> pd.DataFrame:
-    dates = pd.bdate_range(start, periods=len(closes))
-    return pd.DataFrame(
-        {"date": dates, "ticker": ticker, "close": closes, "volume": 1000.0, "currency": currency}
-    )
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Every file under ``root`` with its content hash (the lock file aside)."""
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".lock"
-    }
 
 
 def _csv(path: Path, closes: list[float], start: str = "2025-06-02") -> Path:

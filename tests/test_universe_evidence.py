@@ -182,3 +182,17 @@ def test_facts_review_cli_exits_zero_with_json(capsys: pytest.CaptureFixture) ->
     }
     assert "SYNTHETIC" in doc["market"]
     assert main(["facts", "review", "--as-of", "2025-12-31", "--source", "demo"]) == 0
+
+
+def test_index_stage_weighting_reads_the_dated_evidence(data: dict) -> None:
+    """The optimizer's stage bounds and the report split weight by the stage shares in force at
+    the review (bravo: revenue shares 0.4 mining / 0.6 magnet from its stage facts), not by the
+    master's present-day stage text."""
+    from exchina.index.exposures import stage_exposure
+
+    u = build_universe(T, UniverseRules(), synthetic_market(), **data)
+    ex = stage_exposure(u.loc[["BRV"]])
+    assert ex.loc["BRV", "mining"] == pytest.approx(0.4)
+    assert ex.loc["BRV", "magnet"] == pytest.approx(0.6)
+    master_text = data["companies"].set_index("company_id").at["bravo", "stages"]
+    assert master_text != "mining:0.4;magnet:0.6"  # the evidence, not the master, decided

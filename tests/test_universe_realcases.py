@@ -74,8 +74,8 @@ def test_neo_score_falls_after_selling_chinese_plants(shipped: dict) -> None:
     e = explain("NEO.TO", "2026-04-01", companies=shipped["companies"], facts=shipped["facts"])
     fac = e.table.loc[e.table["factor"] == "facilities_china"].set_index("status")
     # a year on, the remaining 35% in force outweighs the decayed 50% of the sold plants
-    assert fac.loc["in_force", "role"] == "sets factor"
-    assert fac.loc["ended", "role"] == "superseded"
+    assert (fac.loc[["in_force"], "role"] == "sets factor").any()
+    assert (fac.loc[["ended"], "role"] == "superseded").all()
 
 
 def test_northern_minerals_after_divestment_order(shipped: dict) -> None:

@@ -119,7 +119,7 @@ def explain(
     t = pd.Timestamp(date)
     one = companies.loc[companies["company_id"] == cid]
     own = facts.loc[facts["company_id"] == cid]
-    summary = score_companies(own, t, rules, companies=one).loc[cid]
+    summary = score_companies(own, t, rules, companies=one).loc[cid].to_dict()
 
     ann = annotate_facts(own, t, rules)
     fa = fact_arrays(own, t, rules)

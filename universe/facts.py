@@ -41,10 +41,10 @@ def facts_in_force(facts: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFram
     return facts.loc[mask]
 
 
-def last_check(facts: pd.DataFrame, date: str | pd.Timestamp) -> np.ndarray:
+def last_check(facts: pd.DataFrame, date: str | pd.Timestamp | np.datetime64) -> np.ndarray:
     """Per fact, the last check known at ``date``: ``verified_on`` when it is on or before
     ``date``, else ``source_date`` (datetime64 array aligned with ``facts``)."""
-    t = np.datetime64(pd.Timestamp(date).to_datetime64(), "ns")
+    t = pd.Timestamp(date).as_unit("ns").to_datetime64()
     source = facts["source_date"].to_numpy()
     if "verified_on" not in facts:
         return source
@@ -58,7 +58,7 @@ def fact_arrays(
 ) -> dict[str, np.ndarray]:
     """Numpy columns for the facts known at ``date`` (see ``annotate_facts``), plus ``row``:
     their positions in ``facts``. The scorer's fast path; ``annotate_facts`` wraps it."""
-    t = np.datetime64(pd.Timestamp(date).to_datetime64(), "ns")
+    t = pd.Timestamp(date).as_unit("ns").to_datetime64()
     known = facts["known_from"].to_numpy() <= t
     row = np.flatnonzero(known)
     start = facts["effective_from"].to_numpy()[row]
@@ -70,7 +70,7 @@ def fact_arrays(
     source = facts["source_date"].to_numpy()[row]
     age = (t - source) / _ONE_DAY / DAYS_PER_YEAR
     checked = last_check(facts, t)[row]
-    check_age = (t - checked) / _ONE_DAY / DAYS_PER_YEAR
+    check_age = np.subtract(t, checked) / _ONE_DAY / DAYS_PER_YEAR  # the stubs misread t - array
     factor = facts["factor"].to_numpy(dtype=object)[row]
     stale = np.zeros(len(row), dtype=bool)
     if rules.reverify_after_months is not None:

@@ -103,7 +103,6 @@ STAGE_FACT_COLUMNS = [
     "evidence_grade",
     "verified_on",
 ]
-STAGE_BASES: tuple[str, ...] = ("revenue", "capacity", "primary")
 OPTIONAL_COLUMNS = frozenset({"verified_on"})
 SHARE_COLUMNS = [
     "company_id",
@@ -173,14 +172,12 @@ class CompanyRow(_Row):
         return ";".join(items)
 
 
-class FactRow(_Row):
-    """One row of ``exposure_facts.csv``; the value's range depends on the factor."""
+class _SourcedFact(_Row):
+    """The fields and date rules an exposure fact and a stage fact share: who, when it held,
+    when it was known, and the source it rests on."""
 
     fact_id: str = Field(min_length=1)
     company_id: str = Field(min_length=1)
-    factor: str
-    value: float
-    counterparty: str = ""
     effective_from: dt.date
     effective_to: dt.date | None = None
     known_from: dt.date | None = None
@@ -195,9 +192,38 @@ class FactRow(_Row):
         "effective_from", "effective_to", "known_from", "source_date", "verified_on", mode="before"
     )(_date)
 
+    def _check_dates(self) -> None:
+        """Cross-field date checks (run after each row's own checks pass)."""
+        if self.effective_to is not None and self.effective_to <= self.effective_from:
+            raise _FieldError(
+                "effective_to",
+                f"must be after effective_from {self.effective_from}, got {self.effective_to}",
+            )
+        if self.known_from is not None and self.known_from < self.source_date:
+            raise _FieldError(
+                "known_from",
+                f"a fact cannot be known before its source is published: source_date "
+                f"{self.source_date}, got {self.known_from} (cite an earlier source, or leave "
+                "known_from empty)",
+            )
+        if self.verified_on is not None and self.verified_on < self.source_date:
+            raise _FieldError(
+                "verified_on",
+                f"a check against the source cannot predate it: source_date {self.source_date}, "
+                f"got {self.verified_on}",
+            )
+
+
+class FactRow(_SourcedFact):
+    """One row of ``exposure_facts.csv``; the value's range depends on the factor."""
+
+    factor: str
+    value: float
+    counterparty: str = ""
+
     @model_validator(mode="after")
     def _dated(self) -> FactRow:
-        _check_dates(self)
+        self._check_dates()
         return self
 
     @field_validator("factor")
@@ -224,52 +250,15 @@ class FactRow(_Row):
         return self
 
 
-def _check_dates(row: FactRow | StageFactRow) -> None:
-    """Cross-field date checks shared by exposure and stage facts."""
-    if row.effective_to is not None and row.effective_to <= row.effective_from:
-        raise _FieldError(
-            "effective_to",
-            f"must be after effective_from {row.effective_from}, got {row.effective_to}",
-        )
-    if row.known_from is not None and row.known_from < row.source_date:
-        raise _FieldError(
-            "known_from",
-            f"a fact cannot be known before its source is published: source_date "
-            f"{row.source_date}, got {row.known_from} (cite an earlier source, or leave "
-            "known_from empty)",
-        )
-    if row.verified_on is not None and row.verified_on < row.source_date:
-        raise _FieldError(
-            "verified_on",
-            f"a check against the source cannot predate it: source_date {row.source_date}, "
-            f"got {row.verified_on}",
-        )
-
-
-class StageFactRow(_Row):
+class StageFactRow(_SourcedFact):
     """One row of ``stage_facts.csv``: a share of revenue or capacity in a stage, an explicit
     primary stage (``basis`` primary, ``share`` empty, the reason in ``description``), or the
     company's entry into the chain (``basis`` entry: its first activity in ``stage``; before it
     the company is outside the chain)."""
 
-    fact_id: str = Field(min_length=1)
-    company_id: str = Field(min_length=1)
     stage: str
     share: float | None = None
     basis: Literal["revenue", "capacity", "primary", "entry"]
-    effective_from: dt.date
-    effective_to: dt.date | None = None
-    known_from: dt.date | None = None
-    description: str = ""
-    source_title: str = Field(min_length=1)
-    source_url: str = Field(min_length=1)
-    source_date: dt.date
-    evidence_grade: Literal["A", "B", "C"]
-    verified_on: dt.date | None = None
-
-    _dates = field_validator(
-        "effective_from", "effective_to", "known_from", "source_date", "verified_on", mode="before"
-    )(_date)
 
     @field_validator("share", mode="before")
     @classmethod
@@ -294,7 +283,7 @@ class StageFactRow(_Row):
             raise _FieldError(
                 "share", f"basis {self.basis} needs a share in [0, 1], got {self.share}"
             )
-        _check_dates(self)
+        self._check_dates()
         return self
 
 

@@ -101,7 +101,7 @@ def _record(frame: pd.DataFrame, i: int, cols: list[str]) -> dict[str, Any]:
         elif v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
             out[c] = None
         else:
-            out[c] = v.item() if hasattr(v, "item") else v
+            out[c] = v.item() if isinstance(v, np.generic) else v
     return out
 
 
@@ -178,7 +178,7 @@ def review_facts(
         check_age = (t - checked).dt.days / DAYS_PER_YEAR  # as the score counts it
         due_mask = (check_age > china.reverify_after_months / MONTHS_PER_YEAR).to_numpy()
     due = [
-        {**_record(open_, i, cols), "last_check": str(checked.iloc[i].date())}
+        {**_record(open_, int(i), cols), "last_check": str(checked.iloc[i].date())}
         for i in np.flatnonzero(due_mask)
     ]
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Stage = Literal["mining", "separation_refining", "metal_alloy", "magnet", "recycling"]
-STAGES: tuple[str, ...] = ("mining", "separation_refining", "metal_alloy", "magnet", "recycling")
+STAGES: tuple[Stage, ...] = ("mining", "separation_refining", "metal_alloy", "magnet", "recycling")
 Status = Literal["producer", "developer", "explorer", "delisted"]
 
 FLAG_FACTORS: tuple[str, ...] = (

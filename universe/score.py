@@ -101,8 +101,8 @@ def graded_matrices(
     (largest multiplier), ``q`` (quality of the fact that set the value) and ``setter`` (its
     position in ``fa``; -1 = none)."""
     n, m = len(ids), len(factors)
-    ci = ids.get_indexer(fa["company_id"])
-    fi = factors.get_indexer(fa["graded_factor"])
+    ci = ids.get_indexer(pd.Index(fa["company_id"]))
+    fi = factors.get_indexer(pd.Index(fa["graded_factor"]))
     sel = np.flatnonzero((fa["status"] != "pending") & (ci >= 0) & (fi >= 0))
     out = {
         "value": np.full((n, m), np.nan),
@@ -173,7 +173,7 @@ def score_companies(
     backed = np.zeros(len(ids))
     backers: dict[int, set[str]] = {}
     bi = np.flatnonzero((fa["factor"] == BACKING_FACTOR) & fa["in_force"])
-    ci = ids.get_indexer(fa["company_id"][bi])
+    ci = ids.get_indexer(pd.Index(fa["company_id"][bi]))
     keep = ci >= 0
     np.add.at(backed, ci[keep], fa["value"][bi][keep])
     for i, who in zip(ci[keep], fa["counterparty"][bi][keep], strict=True):

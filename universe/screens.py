@@ -9,6 +9,7 @@ Sprott indices do, so names near a threshold do not churn in and out.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,7 +79,7 @@ STANDINGS = {
 def shares_in_force(shares: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFrame:
     """Latest ``shares.csv`` record per company with ``effective_from <= date``; the free float
     is the latest known one (a record without a free float keeps the previous one)."""
-    t = np.datetime64(pd.Timestamp(date).to_datetime64(), "ns")
+    t = pd.Timestamp(date).as_unit("ns").to_datetime64()
     eff = shares["effective_from"].to_numpy()
     sel = np.flatnonzero(eff <= t)
     sel = sel[np.argsort(eff[sel], kind="stable")][::-1]  # newest first
@@ -107,7 +108,7 @@ def _shipped_shares() -> pd.DataFrame:
     )
 
 
-def _fmt(values: np.ndarray, mask: np.ndarray, template: str) -> np.ndarray:
+def _fmt(values: Iterable[Any], mask: np.ndarray, template: str) -> np.ndarray:
     """``template.format(v)`` where ``mask``, else ''."""
     return np.array([template.format(v) if m else "" for v, m in zip(values, mask, strict=True)])
 
@@ -158,7 +159,7 @@ def market_stats(
     missing = sorted({str(c) for c in ccy[present].dropna()} - set(fx.columns))
     if missing:
         raise MissingDataError(f"no FX series to USD for currencies {missing}")
-    fx_cols = fx.columns.get_indexer(ccy.fillna("USD"))
+    fx_cols = fx.columns.get_indexer(pd.Index(ccy.fillna("USD")))
     fx_arr = fx.to_numpy(dtype=float)[:n][:, fx_cols]
 
     last_close, last_row = _last_valid(market.close, index, n)

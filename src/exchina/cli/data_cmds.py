@@ -159,16 +159,16 @@ def info_cmd(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
             part = info[info["table"] == table]
             out[table] = [
                 {
-                    "key": r.key,
-                    "first": f"{pd.Timestamp(r.first):%Y-%m-%d}",
-                    "last": f"{pd.Timestamp(r.last):%Y-%m-%d}",
-                    "rows": int(r.rows),
-                    "currency": r.currency,
-                    "currency_inferred": bool(r.currency_inferred),
-                    "source": r.source,
-                    "last_stored": pd.Timestamp(r.last_stored).isoformat(),
+                    "key": r["key"],
+                    "first": f"{pd.Timestamp(r['first']):%Y-%m-%d}",
+                    "last": f"{pd.Timestamp(r['last']):%Y-%m-%d}",
+                    "rows": int(r["rows"]),
+                    "currency": r["currency"],
+                    "currency_inferred": bool(r["currency_inferred"]),
+                    "source": r["source"],
+                    "last_stored": pd.Timestamp(r["last_stored"]).isoformat(),
                 }
-                for r in part.itertuples(index=False)
+                for r in part.to_dict("records")
             ]
         typer.echo(json.dumps(out, indent=2))
         return

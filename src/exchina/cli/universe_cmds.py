@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -187,7 +187,7 @@ WIDTHS = {"name": 34, "stages": 44, "reasons": 70}
 def _table_text(frame: pd.DataFrame) -> str:
     """The table for a terminal: text left-aligned, long text cut with an ellipsis."""
 
-    def cut(value: object, width: int) -> str:
+    def cut(value: Any, width: int) -> str:
         text = "" if pd.isna(value) else str(value)
         return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -105,13 +105,13 @@ def render() -> None:
         key="performance_levels",
     )
     left, right = st.columns(2)
-    dd = pd.DataFrame({n: drawdown_series(levels[n].dropna(), n) for n in levels})
+    dd = pd.DataFrame({n: drawdown_series(levels[n].dropna(), str(n)) for n in levels})
     left.plotly_chart(
         charts.lines(dd, "Drawdown from the running peak", src, pct=True),
         key="performance_drawdown",
     )
     vol = pd.DataFrame(
-        {n: rolling_volatility(levels[n].dropna(), window, column=n) for n in levels}
+        {n: rolling_volatility(levels[n].dropna(), window, column=str(n)) for n in levels}
     )
     right.plotly_chart(
         charts.lines(vol, f"Rolling volatility ({window} days, annualised)", src, pct=True),

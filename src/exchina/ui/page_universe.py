@@ -129,7 +129,7 @@ def render() -> None:
     )
 
     st.subheader("Why this score? One company, fact by fact")
-    labels = {f"{n} ({t})": t for t, n in uni.sort_values("name")["name"].items()}
+    labels = {f"{n} ({t})": str(t) for t, n in uni.sort_values("name")["name"].items()}
     pick = st.selectbox("Company", list(labels), key="universe_company")
     if pick is None:
         return
@@ -143,7 +143,7 @@ def render() -> None:
     k[1].metric("Confidence", f"{ex.confidence:.2f}")
     k[2].metric("Hard flags", ", ".join(ex.flags) if ex.flags else "none")
     k[3].metric("Allied backing", f"USD {ex.allied_backing_usd_m:,.0f}m")
-    row = uni.loc[labels[pick]]
+    row = uni.loc[labels[pick]].to_dict()
     st.caption(
         f"{row['name']}: {row['country']}, {row['status']}; stages {row['stages']}; "
         f"commodities {row['commodities']}. At {date}: **{row['standing']}**"
