@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -17,8 +17,10 @@ from exchina.backtest.result import BacktestResult
 from exchina.core.errors import ExchinaError, InfeasibleError, InputError
 from exchina.core.market import Market
 from exchina.index.methodology import Methodology
-from exchina.index.relaxation import Relaxation
 from exchina.ui import data
+
+if TYPE_CHECKING:  # the relaxation module loads cvxpy (seconds): only for annotations here
+    from exchina.index.relaxation import Relaxation
 
 ACTIVE_KEY = "active_methodology"
 CUSTOM_KEY = "custom_methodology_toml"
@@ -153,14 +155,14 @@ def context() -> Context:
     return Context(key, data.market(key), name, text, data.methodology(text))
 
 
-def relaxation_notes(relaxations: pd.DataFrame) -> set[str]:
+def relaxation_notes(res: BacktestResult) -> set[str]:
     """The backtest notes that repeat a row of its ``relaxations`` (the optimizer's warning for
-    it, ``"<date>: " + Relaxation.text()``), so the pages show each relaxation once."""
-    return {
-        f"{pd.Timestamp(r['date']).date()}: "
-        + Relaxation(r["rule"], float(r["amount"]), float(r["limit"]), tuple(r["breaches"])).text()
-        for _, r in relaxations.iterrows()
+    it: ``"<date>: relaxed <rule> by ..."``), so the pages show each relaxation once."""
+    heads = {
+        f"{pd.Timestamp(d).date()}: relaxed {rule} by "
+        for d, rule in zip(res.relaxations["date"], res.relaxations["rule"], strict=True)
     }
+    return {n for n in res.notes if n[: n.find(" by ") + 4] in heads}
 
 
 def relaxation_table(relaxations: pd.DataFrame) -> pd.DataFrame:
@@ -184,7 +186,7 @@ def caveats(res: BacktestResult, where: str) -> None:
     keys the widgets."""
     summary = res.relaxation_summary()
     relaxed = res.relaxations
-    repeated = relaxation_notes(relaxed)
+    repeated = relaxation_notes(res)
     notes = [n for n in res.notes if n not in repeated]
     gaps = res.gaps
     if not (len(relaxed) or notes or len(gaps)):
