@@ -38,7 +38,7 @@ import pandas as pd
 from exchina.core.atomic import os_error
 from exchina.core.errors import InputError
 from exchina.core.fx import SUFFIX_CURRENCY, fx_currency, infer_currency, normalise_currency
-from exchina.core.inputs import check_ticker
+from exchina.core.inputs import check_ticker, decode_utf8
 from exchina.core.store import MarketStore, WriteSummary
 from exchina.core.validate import validate_prices
 
@@ -124,15 +124,7 @@ def _csv_text(path: Path) -> str:
         raise InputError(f"not a readable gzip file ({exc})", file=path) from None
     if b"\x00" in data[:4096]:
         raise InputError("binary data, not a CSV text file", file=path)
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save the file as UTF-8",
-            file=path,
-            row=line,
-        ) from None
+    return decode_utf8(data, path, "save the file as UTF-8", encoding="utf-8-sig")
 
 
 def _parse_csv(text: str, path: Path, **kwargs) -> pd.DataFrame:
