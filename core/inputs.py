@@ -10,7 +10,6 @@ separators or bidirectional overrides.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import overload
 
 import pandas as pd
@@ -90,17 +89,3 @@ def check_ticker(
     if why:
         raise InputError(why, file=file, row=row, field=field)
     return str(ticker)
-
-
-def decode_utf8(data: bytes, file: str | Path, advice: str, encoding: str = "utf-8") -> str:
-    """``data`` as text, or an ``InputError`` naming ``file``, the first byte that is not UTF-8,
-    its line, and ``advice`` (how to fix it)."""
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); {advice}",
-            file=file,
-            row=line,
-        ) from None

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from exchina.core.errors import InputError
-from exchina.core.inputs import decode_utf8
 
 
 def loads_toml(text: str, file: str | Path) -> dict[str, Any]:
@@ -31,4 +30,13 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
         raise InputError(f"{what} path is a folder, not a file", file=p) from None
     if b"\x00" in data:
         raise InputError(f"binary data, not a {what} TOML text file", file=p)
-    return loads_toml(decode_utf8(data, p, "save it as UTF-8"), p)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8",
+            file=p,
+            row=line,
+        ) from None
+    return loads_toml(text, p)

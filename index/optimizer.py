@@ -41,11 +41,17 @@ from exchina.core.market import Market
 from exchina.index.capping import ConcentrationRule
 from exchina.index.constraints import HOLD_MIN, TOL, ZERO, Bounds, Parts, build_parts
 from exchina.index.methodology import SCHEMES_NEEDING_RISK, Methodology
-from exchina.index.relaxation import Relaxation, describe, relax_in_order
+from exchina.index.relaxation import (
+    Relaxation,
+    describe,
+    relaxed_methodology,
+    smallest_amounts,
+)
 from exchina.index.risk import RiskModel, market_risk_model
 
 SELECT_DECIMALS = 7  # weights are compared to 1e-7 when names are ranked for selection
 TIE_BREAK = 1e-5  # weight of the rank preference among equally good MILP selections
+ROOM = (0.0, 1e-5, 1e-3, 1e-2)  # extra room (x limit) when the exact amounts are too tight
 _HOMOGENEOUS = frozenset({"max_diversification", "risk_parity"})
 
 
@@ -640,14 +646,22 @@ def _relaxed(
     """The solve with the methodology's allowed relaxations, in order and each as small as
     possible (``exchina.index.relaxation``); ``InfeasibleError`` naming the conflicts of the
     strict problem when even every relaxation at its limit is infeasible."""
-
-    def attempt(variant: Methodology) -> WeightsResult | None:
-        try:
-            return _solve(_with_constraints(d, variant), solver, selection, diagnose=False)
-        except InfeasibleError:
-            return None
-
-    found = relax_in_order(methodology, attempt)
+    exact = smallest_amounts(methodology, d.parts, d.bounds)
+    found = None
+    if exact is not None:
+        # the amounts are exact up to the solvers' tolerances: when the weights cannot be found
+        # right at them, the relaxed families get a little more room (never past their limits)
+        limits = {r.rule: r.limit for r in methodology.constraints.relax}
+        for room in ROOM:
+            trial = {
+                k: min(a + room * limits[k], limits[k]) if a > 0 else a for k, a in exact.items()
+            }
+            try:
+                variant = _with_constraints(d, relaxed_methodology(methodology, trial))
+                found = _solve(variant, solver, selection, diagnose=False), trial
+                break
+            except InfeasibleError:
+                continue
     if found is None:
         allowed = ", ".join(f"{r.rule} by {r.limit:g}" for r in methodology.constraints.relax)
         try:

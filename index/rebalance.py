@@ -23,7 +23,7 @@ from exchina.core.atomic import write_outputs
 from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
-from exchina.index.coverage import require_coverage
+from exchina.index.coverage import require_coverage, require_eligible_data
 from exchina.index.exposures import (
     CHINA_BANDS,
     china_band,
@@ -149,7 +149,8 @@ def rebalance(
     exposure facts and the share counts (default: the shipped files, read once and passed down;
     a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
     ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` (also when the
-    market prices too few of the companies the rules consider: ``exchina.index.coverage``) or
+    market prices too few of the companies the rules consider, or too few are eligible for want
+    of data: ``exchina.index.coverage``) or
     ``StaleDataError``.
     """
     source: Path | None = None
@@ -186,6 +187,7 @@ def rebalance(
         shares=shares,
     )
     universe, topped = top_up(universe, m)
+    require_eligible_data(universe, m, cutoff, cut.label)
     parent = _parent_weights(m, source, t, market, companies, facts)
     from exchina.index.optimizer import optimize
 

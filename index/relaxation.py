@@ -4,24 +4,28 @@ A methodology says what happens when its constraints have no solution. By defaul
 relaxed: the rebalance fails with ``InfeasibleError`` (exit 3) naming the conflict. Otherwise
 ``[[constraints.relax]]`` lists rule families in the order they may give way, each with a limit
 (``RELAXABLE`` gives the unit of each). The solve then relaxes as little as possible, in that
-order: the first family is relaxed by the smallest amount (bisection to 1/16 of its limit) at
-which the problem is feasible with the later families at their limits, that amount is fixed,
-then the second family, and so on; no family is ever dropped. Every relaxation is a result
+order: the first family is relaxed by the smallest amount at which the problem is feasible with
+the later families at their limits, that amount is fixed, then the second family, and so on; no
+family is ever dropped. The amounts are exact (``smallest_amounts``: one mixed-integer LP per
+family with a slack variable, rounded up to ``AMOUNT_GRID``), and depend only on the data and
+the rules, never on what the process solved before. Every relaxation is a result
 (``Relaxation``: rule, amount, limit, the breaches of the strict rules and the names they
 concern) shown by the CLI, ``report.json``, the backtest's weights and metrics, and the app.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from exchina.index.constraints import HOLD_MIN, Bounds, Parts
+
 if TYPE_CHECKING:
     from exchina.index.methodology import Methodology
-
-BISECTIONS = 4  # amounts are found to limit / 2**4
 
 # family -> (what an amount means, the methodology fields it moves)
 RELAXABLE: dict[str, str] = {
@@ -109,34 +113,6 @@ def _family_of(breach: str) -> tuple[str, ...]:
     return tuple(RELAXABLE)
 
 
-def relax_in_order(
-    m: Methodology,
-    attempt: Callable[[Methodology], Any | None],
-) -> tuple[Any, dict[str, float]] | None:
-    """The lexicographically smallest relaxation in ``m``'s order for which ``attempt`` (a solve
-    returning a result, or None when infeasible) succeeds: (result, amounts), or None when even
-    every family at its limit is infeasible."""
-    steps = list(m.constraints.relax)
-    amounts = {s.rule: s.limit for s in steps}
-    best = attempt(relaxed_methodology(m, amounts))  # the result at the current ``amounts``
-    if best is None:
-        return None
-    for s in steps:
-        trial = {**amounts, s.rule: 0.0}
-        if (found := attempt(relaxed_methodology(m, trial))) is not None:
-            amounts, best = trial, found
-            continue
-        lo, hi = 0.0, s.limit
-        for _ in range(BISECTIONS):
-            mid = (lo + hi) / 2
-            if (found := attempt(relaxed_methodology(m, {**amounts, s.rule: mid}))) is not None:
-                hi, best = mid, found
-            else:
-                lo = mid
-        amounts[s.rule] = hi  # ``best`` is the result at ``hi`` (at the limit: from before)
-    return best, amounts
-
-
 def describe(m: Methodology, amounts: dict[str, float], breaches: list[str]) -> list[Relaxation]:
     """One ``Relaxation`` per family relaxed by a positive amount, with the strict rules'
     breaches it allowed (and the tickers they name)."""
@@ -149,3 +125,215 @@ def describe(m: Methodology, amounts: dict[str, float], breaches: list[str]) -> 
         names = tuple(sorted({mt.group(1) for b in mine if (mt := _TICKER.match(b))}))
         out.append(Relaxation(rule, float(a), float(limits[rule]), tuple(mine), names))
     return out
+
+
+# ------------------------------------------------------------- the exact lexicographic amounts
+
+AMOUNT_GRID = 1e-6  # amounts are rounded up to this grid (room for the solver's tolerance)
+WIDEN = (0.0, 1e-5, 1e-3)  # room (x limit) given to earlier amounts when a later solve fails
+
+
+class _Milp:
+    """A mixed-integer LP assembled block by block (dense; a universe has at most a few hundred
+    names) and solved with HiGHS."""
+
+    def __init__(self) -> None:
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+        self.blocks: list[tuple[list[tuple[int, np.ndarray]], np.ndarray, np.ndarray]] = []
+        self.size = 0
+        self._model: Any = None  # the assembled HiGHS model (built at the first solve)
+
+    def var(self, n: int, lo: float, hi: float, integer: bool = False) -> int:
+        """``n`` new variables in [lo, hi]; returns the first column."""
+        start = self.size
+        self.lo.append(np.full(n, lo))
+        self.hi.append(np.full(n, hi))
+        self.integer.append(np.full(n, 1 if integer else 0))
+        self.size += n
+        return start
+
+    def rows(self, terms: list[tuple[int, np.ndarray]], lo: Any, hi: Any) -> None:
+        """``lo <= sum(coef @ x[col:col + coef.shape[1]]) <= hi`` for each row of the coefs."""
+        m = terms[0][1].shape[0]
+        self.blocks.append((terms, np.broadcast_to(lo, m), np.broadcast_to(hi, m)))
+
+    def solve(self, objective: int, bounds: dict[int, tuple[float, float]]) -> np.ndarray | None:
+        """Minimise variable ``objective`` with the given columns' bounds overridden (HiGHS,
+        silent, zero gap, feasibility to 1e-9: amounts sit right at the edge of feasibility)."""
+        import highspy
+        from scipy.sparse import csc_matrix
+
+        if self._model is None:
+            a = np.zeros((sum(len(b[1]) for b in self.blocks), self.size))
+            r = 0
+            for terms, _lo, _hi in self.blocks:
+                m = terms[0][1].shape[0]
+                for col, coef in terms:
+                    a[r : r + m, col : col + coef.shape[1]] += coef
+                r += m
+            csc = csc_matrix(a)
+            lp = highspy.HighsLp()
+            lp.num_col_, lp.num_row_ = self.size, a.shape[0]
+            lp.row_lower_ = np.concatenate([b[1] for b in self.blocks])
+            lp.row_upper_ = np.concatenate([b[2] for b in self.blocks])
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = np.asarray(csc.indptr, dtype=np.int32)
+            lp.a_matrix_.index_ = np.asarray(csc.indices, dtype=np.int32)
+            lp.a_matrix_.value_ = np.asarray(csc.data, dtype=float)
+            kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+            lp.integrality_ = [kinds[int(k)] for k in np.concatenate(self.integer)]
+            self._model = lp
+        lp = self._model
+        lo, hi = np.concatenate(self.lo), np.concatenate(self.hi)
+        for col, (low, high) in bounds.items():
+            lo[col], hi[col] = low, high
+        c = np.zeros(self.size)
+        c[objective] = 1.0
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lo, hi
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("mip_rel_gap", 0.0),
+            ("mip_abs_gap", 0.0),
+            ("mip_feasibility_tolerance", 1e-9),
+            ("primal_feasibility_tolerance", 1e-9),
+        ):
+            h.setOptionValue(option, value)
+        h.passModel(lp)
+        h.run()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return np.asarray(h.getSolution().col_value, dtype=float)
+
+
+def _headroom(m: Methodology, rule: str) -> float:
+    """How far a family can move before it reaches its natural end (the legal rule, 100%...)."""
+    c = m.constraints
+    return {
+        "rule_buffer": 1.0 - c.rule_buffer,
+        "max_weight": 1.0 - c.max_weight,
+        "china_budget": 100.0 - (c.max_china_score_avg or 0.0),
+        "turnover": 2.0 - (c.max_turnover or 0.0),
+    }.get(rule, np.inf)
+
+
+def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, float] | None:
+    """The lexicographically smallest relaxation in ``m``'s order, exactly: one MILP per family
+    with a slack variable (family 1's slack minimised with the later families at their limits,
+    then fixed; family 2's minimised; ...), each rounded up to ``AMOUNT_GRID``. The MILP holds
+    every rule of ``p`` and ``bounds`` (the strict problem) with the relaxable ones moved by their slack, and
+    UCITS/RIC and name counts with binaries. None when infeasible with every family at its
+    limit."""
+    c = m.constraints
+    n = len(bounds.tickers)
+    eye = np.eye(n)
+    inside = bounds.in_universe.astype(float)
+    lp = _Milp()
+    w = lp.var(n, 0.0, 1.0)
+    steps = list(c.relax)
+    col = {s.rule: lp.var(1, 0.0, float(min(s.limit, _headroom(m, s.rule)))) for s in steps}
+
+    def slack(rule: str, coef: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """The term ``coef x amount`` when ``rule`` may give way (nothing otherwise)."""
+        return [(col[rule], coef.reshape(-1, 1))] if rule in col else []
+
+    lp.rows([(w, np.ones((1, n)))], 1.0, 1.0)
+    # single-name cap and liquidity capacity: w <= max_weight (+ a), w <= cap x (k + a) / k
+    lp.rows([(w, eye), *slack("max_weight", -inside)], -np.inf, inside * c.max_weight)
+    if p.liquidity is not None and c.liquidity_k:
+        cap = p.liquidity.cap * inside
+        lp.rows([(w, eye), *slack("liquidity", -cap / c.liquidity_k)], -np.inf, cap)
+    # UCITS/RIC on targets rule x (buffer + a): b = may sit above the threshold, u = its excess
+    # over the cap, v = a x b (exact for a binary b: a is bounded)
+    for conc in p.concentration:
+        hard, b0 = conc.hard, c.rule_buffer
+        b = lp.var(n, 0.0, 1.0, integer=True)
+        u = lp.var(n, 0.0, np.inf)
+        a_terms_t = slack("rule_buffer", -hard.threshold * np.ones(n))
+        a_terms_c = slack("rule_buffer", hard.cap * np.ones(n))
+        if "rule_buffer" in col:
+            top = float(min(next(s.limit for s in steps if s.rule == "rule_buffer"), 1 - b0))
+            v = lp.var(n, 0.0, top)
+            av = [(v, -(hard.cap - hard.threshold) * eye)]
+            lp.rows([(v, eye), (col["rule_buffer"], -np.ones((n, 1)))], -np.inf, 0.0)
+            lp.rows([(v, eye), (b, -top * eye)], -np.inf, 0.0)
+            lp.rows(
+                [(v, eye), (col["rule_buffer"], -np.ones((n, 1))), (b, -top * eye)], -top, np.inf
+            )
+            uv = [(v, -hard.cap * eye)]
+        else:
+            av, uv = [], []
+        # w <= t (b0 + a) + (c - t)(b0 b + v)
+        lp.rows(
+            [(w, eye), (b, -(hard.cap - hard.threshold) * b0 * eye), *av, *a_terms_t],
+            -np.inf,
+            hard.threshold * b0,
+        )
+        # u >= w - c (b0 + a) + c (b0 b + v)
+        lp.rows(
+            [(u, eye), (w, -eye), (b, -hard.cap * b0 * eye), *uv, *a_terms_c],
+            -hard.cap * b0,
+            np.inf,
+        )
+        lp.rows(
+            [(u, np.ones((1, n))), *slack("rule_buffer", -np.array([hard.limit]))],
+            -np.inf,
+            hard.limit * b0,
+        )
+    lb = bounds.lb
+    if p.names is not None:
+        z = lp.var(n, 0.0, 1.0, integer=True)
+        lp.rows([(w, eye), (z, -np.diag(inside))], -np.inf, 0.0)
+        lp.rows([(w, eye), (z, -np.diag(np.maximum(lb, HOLD_MIN) * inside))], 0.0, np.inf)
+        lp.rows(
+            [(z, np.ones((1, n)))],
+            p.names.min_names if p.names.min_names is not None else -np.inf,
+            p.names.max_names if p.names.max_names is not None else np.inf,
+        )
+    elif np.any(lb > 0):
+        lp.rows([(w, eye)], lb, np.inf)
+    if p.groups is not None:
+        for _name, row, lo, hi in p.groups.groups:
+            one = np.ones(1)
+            lp.rows([(w, row.reshape(1, -1)), *slack("group_bounds", one)], lo, np.inf)
+            lp.rows([(w, row.reshape(1, -1)), *slack("group_bounds", -one)], -np.inf, hi)
+    if p.china is not None:
+        s = p.china.scores.reshape(1, -1)
+        if c.max_china_score_avg is not None:
+            lp.rows([(w, s), *slack("china_budget", -np.ones(1))], -np.inf, c.max_china_score_avg)
+        if m.weighting.china_budget is not None:
+            lp.rows([(w, s)], -np.inf, m.weighting.china_budget)
+    if p.turnover is not None:
+        t = lp.var(n, 0.0, np.inf)
+        prev = p.turnover.prev
+        lp.rows([(t, eye), (w, -eye)], -prev, np.inf)
+        lp.rows([(t, eye), (w, eye)], prev, np.inf)
+        # sum |w - prev| + outside <= 2 (limit + a), and outside <= limit + a
+        lp.rows(
+            [(t, np.ones((1, n))), *slack("turnover", -2 * np.ones(1))],
+            -np.inf,
+            2 * p.turnover.limit - p.turnover.outside,
+        )
+        lp.rows(
+            [*slack("turnover", np.ones(1)), (w, np.zeros((1, n)))],
+            p.turnover.outside - p.turnover.limit,
+            np.inf,
+        )
+    amounts: dict[str, float] = {}
+    tops = {s.rule: float(min(s.limit, _headroom(m, s.rule))) for s in steps}
+    for s in steps:
+        x = None
+        for room in WIDEN:  # numerically at the edge: the earlier amounts get a little room
+            fixed = {r: min(a + room * tops[r], tops[r]) for r, a in amounts.items()}
+            x = lp.solve(col[s.rule], {col[r]: (0.0, a) for r, a in fixed.items()})
+            if x is not None:
+                amounts = fixed
+                break
+        if x is None:
+            return None
+        found = float(x[col[s.rule]])
+        grid = math.ceil(found / AMOUNT_GRID - 1e-6) * AMOUNT_GRID
+        amounts[s.rule] = 0.0 if found <= AMOUNT_GRID / 100 else min(grid, tops[s.rule])
+    return amounts

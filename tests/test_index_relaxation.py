@@ -52,14 +52,14 @@ def test_default_is_an_error_naming_the_cap() -> None:
     assert any("max_weight" in c for c in err.value.conflicts)
 
 
-def test_an_allowed_relaxation_is_as_small_as_the_bisection_finds_and_reported() -> None:
+def test_an_allowed_relaxation_is_exactly_as_small_as_possible_and_reported() -> None:
     m = meth(max_weight=0.01, relax=[{"rule": "max_weight", "limit": 0.2}])
     with pytest.warns(RuntimeWarning, match="relaxed max_weight"):
         res = optimize(universe(40), None, m)
     (r,) = res.relaxations
     assert r.rule == "max_weight" and r.limit == 0.2
-    # 40 names need a cap of at least 2.5%: at least 1.5 points more, found to 0.2 / 16
-    assert 0.015 <= r.amount <= 0.015 + 0.2 / 16
+    # 40 names need a cap of at least 2.5%: exactly 1.5 points more (rounded up to 1e-6)
+    assert 0.015 <= r.amount <= 0.015 + 2e-6
     assert res.weights.sum() == pytest.approx(1.0)
     assert res.weights.max() <= 0.01 + r.amount + 1e-9
     above = set(res.weights.index[res.weights > 0.01 + 1e-6])
@@ -77,6 +77,19 @@ def test_rules_give_way_in_the_stated_order() -> None:
     )
     res = optimize(uni, None, first_cap)
     assert [r.rule for r in res.relaxations] == ["max_weight"]
+
+
+def test_the_ucits_buffer_gives_way_exactly_as_far_as_the_names_need() -> None:
+    """18 names under UCITS on buffered targets f x 5/10/40: at most 4 names at the cap and 14 at
+    the threshold hold 0.4 f + 14 x 0.05 f = 1.1 f, so the buffer must reach f = 1 / 1.1
+    (from 0.9: by 0.00909...), hand-worked; the legal 5/10/40 still holds."""
+    m = meth(max_weight=0.1, ucits=True, relax=[{"rule": "rule_buffer", "limit": 0.1}])
+    with pytest.warns(RuntimeWarning, match="relaxed rule_buffer"):
+        res = optimize(universe(18), None, m)
+    (r,) = res.relaxations
+    assert 1 / 1.1 - 0.9 <= r.amount <= 1 / 1.1 - 0.9 + 2e-6
+    w = res.weights.to_numpy()
+    assert w.max() <= 0.1 + 1e-9 and w[w > 0.05 + 1e-9].sum() <= 0.4 + 1e-9
 
 
 def test_a_relaxation_never_goes_past_its_limit() -> None:
@@ -129,10 +142,11 @@ def test_a_relaxed_rebalance_says_so_in_its_report() -> None:
         update={"max_weight": 0.02, "ucits": False, "relax": [Relax(rule="max_weight", limit=0.4)]}
     )
     res = rebalance("2016-03-18", m.model_copy(update={"constraints": c}), load_market("demo"))
-    (relaxed,) = res.report["relaxed"]
-    assert relaxed["rule"] == "max_weight" and 0 < relaxed["amount"] <= 0.4
+    # (the top-up may also add a near miss on this date; the cap is what this test is about)
+    (relaxed,) = [r for r in res.report["relaxed"] if r["rule"] == "max_weight"]
+    assert 0 < relaxed["amount"] <= 0.4
     assert relaxed["names"] and relaxed["breaches"]
-    assert res.relaxations[0].as_dict() == relaxed
+    assert [r.as_dict() for r in res.relaxations if r.rule == "max_weight"] == [relaxed]
     assert res.weights.max() <= 0.02 + relaxed["amount"] + 1e-9
 
 

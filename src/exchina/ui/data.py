@@ -61,10 +61,11 @@ class DataKey:
         return "store" if self.fingerprint else "demo"
 
 
-def data_key() -> DataKey:
-    """The current data key; cheap (a directory listing), so every rerun checks the store."""
+def data_key(demo: bool = False) -> DataKey:
+    """The current data key; cheap (a directory listing), so every rerun checks the store. The
+    demo market when ``demo`` (the user's choice) or when the store holds no prices."""
     st_ = MarketStore()
-    if not st_.has_prices():
+    if demo or not st_.has_prices():
         return DataKey(str(st_.root), "")
     files = sorted(p for p in Path(st_.root).rglob("*.parquet"))
     stamp = ";".join(

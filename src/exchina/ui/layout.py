@@ -63,8 +63,18 @@ def set_custom(m: Methodology) -> None:
     st.session_state[PENDING_KEY] = CUSTOM
 
 
+DEMO_KEY = "use_demo_market"
+
+
+def market_key() -> data.DataKey:
+    """The data key of the market the user chose: the store's, or the demo's when the sidebar
+    switch asks for it (read before the switch is drawn: its state is set by then)."""
+    return data.data_key(demo=bool(st.session_state.get(DEMO_KEY, False)))
+
+
 def sidebar(market: Market) -> None:
-    """Methodology picker and the data provenance, in the sidebar of every page."""
+    """Methodology picker, the market switch (when the store holds prices) and the data
+    provenance, in the sidebar of every page."""
     options = list(choices())
     if not options:
         st.sidebar.error("No methodology is shipped in data/methodologies.")
@@ -80,6 +90,13 @@ def sidebar(market: Market) -> None:
         format_func=option_label,
         help="The index every page shows. Edit one on the Methodology page.",
     )
+    if data.data_key().source == "store" or st.session_state.get(DEMO_KEY):
+        st.sidebar.toggle(
+            "Use the SYNTHETIC demo market",
+            key=DEMO_KEY,
+            help="Switch from the prices in your store to the synthetic demo market and back; "
+            "the store is not changed (`exchina data remove TICKER...` takes tickers out).",
+        )
     st.sidebar.caption(
         f"**Data source:** {market.label}  \n**Prices as of:** {market.as_of.date().isoformat()}"
     )
@@ -129,7 +146,7 @@ class Context:
 
 def context() -> Context:
     """The page context (all cached: cheap on every rerun)."""
-    key = data.data_key()
+    key = market_key()
     name, text = active()
     return Context(key, data.market(key), name, text, data.methodology(text))
 
