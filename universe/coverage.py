@@ -35,14 +35,31 @@ SHOWN = 5
 
 def considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp) -> pd.DataFrame:
     """Companies listed at ``date`` whose status and commodities the rules admit."""
-    t = pd.Timestamp(date)
-    listed = companies["listed_from"].isna() | (companies["listed_from"] <= t)
-    alive = companies["delisted_on"].isna() | (companies["delisted_on"] > t)
-    keep = listed & alive & companies["status"].isin(list(rules.statuses))
+    return companies[_considered(companies, rules, date)]
+
+
+def _considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp) -> np.ndarray:
+    t = pd.Timestamp(date).to_datetime64().astype("datetime64[ns]")
+    start = companies["listed_from"].to_numpy(dtype="datetime64[ns]")
+    end = companies["delisted_on"].to_numpy(dtype="datetime64[ns]")
+    keep = (np.isnat(start) | (start <= t)) & (np.isnat(end) | (end > t))
+    keep &= np.isin(companies["status"].to_numpy(dtype=object), list(rules.statuses))
     if rules.commodities:
         want = set(rules.commodities)
-        keep &= companies["commodities"].map(lambda x: bool(set(str(x).split(";")) & want))
-    return companies[keep]
+        comm = companies["commodities"].to_numpy(dtype=object)
+        keep &= np.array([bool(set(str(x).split(";")) & want) for x in comm], dtype=bool)
+    return keep
+
+
+def _seen(frame: pd.DataFrame, tickers: list[str], n: int) -> np.ndarray:
+    """Per ticker: does ``frame`` hold a value in its first ``n`` rows (absent = no)."""
+    cols = frame.columns.get_indexer(pd.Index(tickers))
+    out = np.zeros(len(tickers), dtype=bool)
+    present = np.flatnonzero(cols >= 0)
+    if n and len(present):
+        values = frame.iloc[:n, cols[present]].to_numpy(dtype=float)
+        out[present] = ~np.isnan(values).all(axis=0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -76,16 +93,9 @@ def coverage(
     cand = considered(companies, rules, t)
     tickers = [str(x) for x in cand["ticker"]]
     n = int(market.close.index.searchsorted(t, side="right"))
-
-    def has(frame: pd.DataFrame) -> np.ndarray:
-        cols = frame.columns.get_indexer(pd.Index(tickers))
-        values = frame.to_numpy(dtype=float)[:n]
-        seen = np.asarray(~np.isnan(values).all(axis=0), dtype=bool)
-        return np.array([c >= 0 and n > 0 and bool(seen[c]) for c in cols], dtype=bool)
-
-    priced = has(market.close)
-    volume = has(market.volume.reindex(market.close.index))
-    mkt_shares = has(market.shares.reindex(market.close.index))
+    priced = _seen(market.close, tickers, n)
+    volume = _seen(market.volume.reindex(market.close.index), tickers, n)
+    mkt_shares = _seen(market.shares.reindex(market.close.index), tickers, n)
     shares = _shipped_shares() if shares is None else shares
     facts = set(shares_in_force(shares, t).index)
     fact_shares = cand["company_id"].isin(facts).to_numpy()
@@ -161,9 +171,14 @@ def check_coverage(
     ``needed`` are priced (the threshold of the module doc); the message counts what is missing
     (prices, volumes, shares, FX), names the first few and gives the commands that fill it."""
     t = pd.Timestamp(date)
+    tickers = [
+        str(x) for x in companies["ticker"].to_numpy(dtype=object)[_considered(companies, rules, t)]
+    ]
+    n = int(market.close.index.searchsorted(t, side="right"))
+    priced = int(_seen(market.close, tickers, n).sum())
+    if priced == len(tickers) or priced >= needed:
+        return  # the common case, decided from the prices alone (every rebalance runs this)
     cov = coverage(market, rules, companies, t, shares)
-    if not cov.no_price or cov.priced >= needed:
-        return
     gaps = [
         f"{len(names)} without {what} ({_first(names)})"
         for names, what in (
@@ -181,6 +196,7 @@ def check_coverage(
         + f", and the methodology needs at least {needed}{why_needed}. Fill the store with "
         "`exchina fetch --universe` (or `exchina fetch "
         + " ".join(cov.no_price[:SHOWN])
-        + " ...`) or `exchina import FILE...`; or pass a company master of the companies "
-        "you hold; or use `--source demo`"
+        + " ...`) or `exchina import FILE...`; or restrict the company master to the "
+        "companies you hold (`exchina run --companies FILE --facts FILE`, or `companies=` and "
+        "`facts=` in Python); or use `--source demo`"
     )
