@@ -32,7 +32,7 @@ import pandas as pd
 from exchina.backtest.daily import calculate_index
 from exchina.backtest.exposures import china_exposure, exposures
 from exchina.backtest.metrics import yearly_returns
-from exchina.core.atomic import write_atomic
+from exchina.core.atomic import check_output_folder, write_atomic
 from exchina.core.errors import ExchinaError, MissingDataError
 from exchina.core.market import Market
 
@@ -360,9 +360,16 @@ def html_to_pdf(html_text: str, pdf: Path, timeout: float = 120.0) -> None:
         write_atomic(pdf, target.read_bytes())
 
 
-def write_factsheet(fs: Factsheet, out: str | Path, pdf: bool = True) -> dict[str, Path]:
-    """Write ``factsheet.html`` (and ``factsheet.pdf``) into ``out``, each atomically."""
-    folder = Path(out)
+FACTSHEET_FILES = ("factsheet.html", "factsheet.pdf")
+
+
+def write_factsheet(
+    fs: Factsheet, out: str | Path, pdf: bool = True, *, force: bool = False
+) -> dict[str, Path]:
+    """Write ``factsheet.html`` (and ``factsheet.pdf``) into ``out``, each atomically; a folder
+    holding other files is refused (``OutputFolderError``) unless ``force`` (writes beside
+    them, deletes nothing)."""
+    folder = check_output_folder(out, FACTSHEET_FILES, force=force)
     text = render_factsheet_html(fs)
     paths = {"html": write_atomic(folder / "factsheet.html", text)}
     if pdf:

@@ -105,11 +105,18 @@ def write_atomic(path: str | Path, content: bytes | str | Writer) -> Path:
     return path
 
 
-def check_output_folder(out: str | Path, owned: Iterable[str], *, force: bool = False) -> Path:
+def check_output_folder(
+    out: str | Path,
+    owned: Iterable[str],
+    *,
+    force: bool = False,
+    owns: Callable[[str], bool] | None = None,
+) -> Path:
     """Refuse an ``--out`` folder this command may not write into; returns it as a Path.
 
     Accepted: a missing folder, an empty one, or one holding only files named in ``owned``
-    (an earlier run of the same command) and leftover temporaries. Anything else (a store, a
+    or accepted by ``owns`` (names a command writes by pattern, such as dated folders): an
+    earlier run of the same command, and leftover temporaries. Anything else (a store, a
     repository, unrelated files) raises ``OutputFolderError`` unless ``force``, which writes
     beside them and still removes nothing.
     """
@@ -120,12 +127,16 @@ def check_output_folder(out: str | Path, owned: Iterable[str], *, force: bool = 
         return out
     names = set(owned)
     try:
-        foreign = sorted(p for p in os.listdir(out) if p not in names and not is_temp_name(p))
+        foreign = sorted(
+            p
+            for p in os.listdir(out)
+            if p not in names and not is_temp_name(p) and not (owns is not None and owns(p))
+        )
     except OSError as exc:
         raise os_error(exc, out) from None
     if not foreign:
         return out
-    kind = _what_is(foreign)
+    kind = _what_is(out, foreign)
     shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
     raise OutputFolderError(
         f"{out}: refusing to write here, the folder {kind} ({shown}); nothing was written or "
@@ -134,10 +145,11 @@ def check_output_folder(out: str | Path, owned: Iterable[str], *, force: bool = 
     )
 
 
-def _what_is(foreign: list[str]) -> str:
+def _what_is(out: Path, foreign: list[str]) -> str:
     if ".git" in foreign:
         return "is a git repository"
-    if "_delta_log" in foreign or {"prices", "fx"} & set(foreign) or ".lock" in foreign:
+    store = (out / "market" / "_delta_log").is_dir()  # exchina.core.store's Delta table
+    if store or "_delta_log" in foreign or {"prices", "fx"} & set(foreign) or ".lock" in foreign:
         return "looks like an exchina market-data store"
     return "holds files this command did not write"
 

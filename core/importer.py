@@ -19,28 +19,41 @@ from the Yahoo suffix (``exchina.core.fx.SUFFIX_CURRENCY``; no suffix -> USD) an
 inferred; pence (``GBp``, and ``.L`` files by default) are converted to pounds. A file named for an
 FX pair (``AUDUSD=X.csv``) is stored as the FX series of that currency.
 
-Every file is read and validated before anything is written; one bad file rejects the import.
+Every file is read and validated before anything is written; one bad row rejects the import.
+Large files are read in batches of ``BATCH_ROWS`` rows (pandas' chunked CSV reader): each batch is
+validated with the same rules, its rows spooled to disk one Parquet file per year, and the store
+then merges one year at a time into one commit, so memory is bounded by a batch and a year, not
+by the file (``bench/bench_import.py``).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
-import io
+import tempfile
 import warnings
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from exchina.core.atomic import os_error
 from exchina.core.errors import InputError
 from exchina.core.fx import SUFFIX_CURRENCY, fx_currency, infer_currency, normalise_currency
 from exchina.core.inputs import check_ticker
-from exchina.core.store import MarketStore, WriteSummary
-from exchina.core.validate import validate_prices
+from exchina.core.store import MarketStore, WriteSummary, price_currencies
+from exchina.core.validate import PRICE_COLUMNS, jump_warnings, validate_prices
+
+BATCH_ROWS = 100_000
+"""Rows of a CSV read, validated and spooled at a time."""
 
 _ALIASES = {
     "date": "date",
@@ -58,27 +71,28 @@ _ALIASES = {
     "currency": "currency",
 }
 _PRICE_SCALED = ("close", "adj_close", "dividends")
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+_T = TypeVar("_T")
+
+Batch = list[tuple[pd.DataFrame, np.ndarray]]
+"""Raw text frames with canonical column names, each with its rows' spreadsheet numbers."""
 
 
 @dataclass
 class ImportedSeries:
-    """One ticker (or FX pair) read from one file, validated, ready to store."""
+    """One ticker (or FX pair) read from one file and validated: what it holds. ``frame`` (the
+    rows themselves) is kept by ``read_price_file``; an import streams the rows to the store."""
 
     file: Path
     ticker: str
     kind: str  # "prices" or "fx"
     currency: str
     currency_inferred: bool
-    frame: pd.DataFrame
+    first: pd.Timestamp
+    last: pd.Timestamp
+    rows: int
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def first(self) -> pd.Timestamp:
-        return pd.Timestamp(self.frame["date"].min())
-
-    @property
-    def last(self) -> pd.Timestamp:
-        return pd.Timestamp(self.frame["date"].max())
+    frame: pd.DataFrame | None = None
 
 
 @dataclass
@@ -112,54 +126,119 @@ def ticker_from_filename(path: Path) -> str:
     return name
 
 
-def _csv_text(path: Path) -> str:
-    """The file's text: UTF-8 (a BOM allowed), gzip-compressed when it ends in ``.gz``."""
+# -- reading CSV text batch by batch --------------------------------------------------------------
+
+
+def _open(path: Path) -> gzip.GzipFile | BufferedReader:
+    """The file's bytes, decompressed when it ends in ``.gz``."""
     try:
-        data = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as exc:
-        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno:
-            raise os_error(exc, path) from None
-        raise InputError(f"not a readable gzip file ({exc})", file=path) from None
+        return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
+    except OSError as exc:
+        raise os_error(exc, path) from None
+
+
+def _gzip_error(exc: BaseException, path: Path) -> InputError:
+    return InputError(f"not a readable gzip file ({exc})", file=path)
+
+
+def _head(path: Path, lines: int = 3) -> str:
+    """The first ``lines`` lines as text (UTF-8, a BOM allowed); binary data is refused."""
+    data, cut = b"", False
+    try:
+        with _open(path) as fh:
+            while data.count(b"\n") < lines:
+                chunk = fh.read(65_536)
+                if not chunk:
+                    break
+                data += chunk
+            cut = bool(fh.read(1))
+    except _GZIP_ERRORS as exc:
+        raise _gzip_error(exc, path) from None
+    except OSError as exc:
+        raise os_error(exc, path) from None
     if b"\x00" in data[:4096]:
         raise InputError("binary data, not a CSV text file", file=path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save the file as UTF-8",
-            file=path,
-            row=line,
-        ) from None
+        if cut and exc.reason == "unexpected end of data":  # a character cut by the read
+            return data[: exc.start].decode("utf-8-sig")
+        raise _utf8_error(path) from None
 
 
-def _parse_csv(text: str, path: Path, **kwargs) -> pd.DataFrame:
-    """``pandas.read_csv`` of text; a row with more fields than the header, an unclosed quote or
-    any other parser error is an ``InputError`` naming the file."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(
-                io.StringIO(text),
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                index_col=False,
-                **kwargs,
-            )
-    except (pd.errors.ParserError, pd.errors.ParserWarning, csv.Error, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = " (an unclosed quote?)" if "EOF" in detail else ""
-        raise InputError(
-            f"cannot parse as CSV: {detail}{hint}; every row needs the header's fields",
-            file=path,
-        ) from None
+def _utf8_error(path: Path) -> InputError:
+    """The first byte that is not UTF-8 and its line (the file is scanned again, in blocks)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with _open(path) as fh:
+        while block := fh.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                pos = max(exc.start, 0)
+                bad = block[pos] if pos < len(block) else 0
+                line += block[:pos].count(b"\n")
+                break
+            line += block.count(b"\n")
+            offset += len(block)
+        else:
+            return InputError("not UTF-8 text; save the file as UTF-8", file=path)
+    return InputError(
+        f"not UTF-8 text (byte 0x{bad:02x} on line {line}); save the file as UTF-8",
+        file=path,
+        row=line,
+    )
+
+
+def _parse_error(exc: BaseException, path: Path) -> InputError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    hint = " (an unclosed quote?)" if "EOF" in detail else ""
+    return InputError(
+        f"cannot parse as CSV: {detail}{hint}; every row needs the header's fields", file=path
+    )
+
+
+def _chunks(path: Path, first_row: int, **kwargs) -> Iterator[tuple[pd.DataFrame, np.ndarray]]:
+    """``pandas.read_csv`` in chunks of ``BATCH_ROWS`` rows, all text, each with its rows'
+    spreadsheet numbers (the first data row is ``first_row``). A row with more fields than the
+    header, an unclosed quote or any other parser error is an ``InputError`` naming the file."""
+    offset = 0
+    with _open(path) as fh:
+        reader = _csv_call(path, lambda: pd.read_csv(
+            fh, chunksize=BATCH_ROWS, dtype=str, keep_default_na=False, skip_blank_lines=False,
+            index_col=False, encoding="utf-8-sig", **kwargs,
+        ))  # fmt: skip
+        if reader is None:
+            return
+        with reader:
+            while (chunk := _csv_call(path, lambda: next(reader, None))) is not None:
+                rows = np.arange(first_row + offset, first_row + offset + len(chunk))
+                offset += len(chunk)
+                yield chunk, rows
+
+
+def _csv_call(path: Path, read: Callable[[], _T]) -> _T | None:
+    """``read()`` (a step of pandas' CSV reader) with its failures as one-line errors naming
+    the file; None when there is nothing (more) to read."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return read()
+        except pd.errors.EmptyDataError:
+            return None
+        except UnicodeDecodeError:
+            raise _utf8_error(path) from None
+        except _GZIP_ERRORS as exc:
+            raise _gzip_error(exc, path) from None
+        except (pd.errors.ParserError, pd.errors.ParserWarning, csv.Error, ValueError) as exc:
+            raise _parse_error(exc, path) from None
+        except OSError as exc:
+            raise os_error(exc, path) from None
 
 
 def _check_header(names: list[str], path: Path) -> None:
-    """Two columns that mean the same field (``Close`` twice) are an error, not a guess."""
+    """Two columns that mean the same field (``Close`` twice) are an error, not a guess; a
+    Date column is required."""
     seen: dict[str, int] = {}
     for i, name in enumerate(names, start=1):
         key = _ALIASES.get(_key(name))
@@ -173,11 +252,13 @@ def _check_header(names: list[str], path: Path) -> None:
                 field=name,
             )
         seen[key] = i
+    if "date" not in seen:
+        raise InputError("no Date column", file=path, row=1, field="Date")
 
 
-def _read_csv(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
-    """Raw text frames with canonical column names and their spreadsheet row numbers."""
-    text = _csv_text(path)
+def _csv_batches(path: Path) -> Iterator[Batch]:
+    """A CSV file batch by batch (see ``Batch``)."""
+    text = _head(path)
     if not text.strip():
         raise InputError("empty file", file=path)
     lines = text.splitlines()
@@ -186,21 +267,23 @@ def _read_csv(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
     if head and _key(head[0]) == "price" and second and _key(second[0]) == "ticker":
         # yfinance download().to_csv(): Price / Ticker / Date header lines, then data.
         skip = 3 if len(lines) > 2 and _key(lines[2].split(",")[0]) == "date" else 2
-        body = _parse_csv("\n".join(lines[skip:]), path, header=None)
-        rows = np.arange(skip + 1, skip + 1 + len(body))
         tickers = list(dict.fromkeys(t for t in second[1:] if t))
-        out = []
+        columns = {}
         for t in tickers:
             cols = {0: "date"}
             for i, (p, tk) in enumerate(zip(head, second, strict=False)):
                 if i and tk == t and _key(p) in _ALIASES:
                     cols[i] = _ALIASES[_key(p)]
-            frame = body[list(cols)].set_axis(list(cols.values()), axis=1).assign(ticker=t)
-            out.append((frame, rows))
-        return out
+            columns[t] = cols
+        for body, rows in _chunks(path, skip + 1, header=None, skiprows=skip):
+            yield [
+                (body[list(cols)].set_axis(list(cols.values()), axis=1).assign(ticker=t), rows)
+                for t, cols in columns.items()
+            ]
+        return
     _check_header(head, path)
-    body = _parse_csv(text, path)
-    return [(_canonical(body, path), np.arange(2, 2 + len(body)))]
+    for body, rows in _chunks(path, 2):
+        yield [(_canonical(body, path), rows)]
 
 
 def _canonical(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -211,7 +294,7 @@ def _canonical(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return out
 
 
-def _read_parquet(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
+def _read_parquet(path: Path) -> Batch:
     """Parquet: the date may be the index; (Price, Ticker) MultiIndex columns split per ticker."""
     frame = pd.read_parquet(path)
     if not isinstance(frame.index, pd.RangeIndex):
@@ -233,6 +316,21 @@ def _read_parquet(path: Path) -> list[tuple[pd.DataFrame, np.ndarray]]:
         return out
     frame = frame.rename(columns={frame.columns[0]: "Date"}) if "index" in frame.columns else frame
     return [(_canonical(frame, path), rows)]
+
+
+def _batches(path: Path) -> Iterator[Batch]:
+    """A price file's raw rows, batch by batch (a Parquet file is one batch)."""
+    if not path.is_file():
+        raise InputError("file not found", file=path)
+    if path.stat().st_size == 0:
+        raise InputError("empty file", file=path)
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        yield _read_parquet(path)
+    elif name.endswith((".csv", ".csv.gz", ".txt")):
+        yield from _csv_batches(path)
+    else:
+        raise InputError("unsupported file type (expected .csv or .parquet)", file=path)
 
 
 def _apply_currency(
@@ -278,63 +376,103 @@ def _apply_currency(
     return frame
 
 
-def read_price_file(
-    path: str | Path, ticker: str | None = None, currency: str | None = None
-) -> list[ImportedSeries]:
-    """Read and validate one CSV or Parquet price file: one ``ImportedSeries`` per ticker in it."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", file=path)
-    if path.stat().st_size == 0:
-        raise InputError("empty file", file=path)
-    suffix = path.name.lower()
-    if suffix.endswith((".parquet", ".pq")):
-        raw = _read_parquet(path)
-    elif suffix.endswith((".csv", ".csv.gz", ".txt")):
-        raw = _read_csv(path)
-    else:
-        raise InputError("unsupported file type (expected .csv or .parquet)", file=path)
-    out: list[ImportedSeries] = []
-    for frame, rows in raw:
-        frame = frame.assign(_row=rows)
-        cells = frame.drop(columns=["_row"]).astype("string").fillna("")
-        blank = (cells == "").all(axis=1)
-        frame = frame[~blank.to_numpy()]
-        if not len(frame):
-            raise InputError("no price rows after the header", file=path, row=2)
-        if ticker:
-            frame = frame.assign(ticker=ticker)
-        elif "ticker" not in frame.columns:
-            frame = frame.assign(ticker=ticker_from_filename(path))
-        for tk, part in frame.groupby("ticker", sort=True):
-            out.append(_series(part, str(tk), currency, path))
-    return out
+@dataclass
+class _Series:
+    """What reading one ticker of one file has seen so far (the file is read in batches)."""
+
+    ticker: str
+    kind: str  # "prices" or "fx"
+    currency: str = ""
+    inferred: bool = False
+    rows: int = 0
+    skipped: int = 0
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+    adjusted: bool = False  # an adjusted close seen (else Close is the auto-adjusted close)
+    tail: pd.DataFrame | None = None  # the last validated row, for jumps across batches
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self, path: Path, frame: pd.DataFrame | None = None) -> ImportedSeries:
+        notes = list(self.notes)
+        if self.skipped:
+            notes.append(f"{path}: {self.skipped} row(s) without a price skipped")
+        if self.inferred:
+            notes.append(f"{path}: {currency_note(self.ticker, self.currency)}")
+        assert self.first is not None and self.last is not None
+        return ImportedSeries(path, self.ticker, self.kind, self.currency, self.inferred,
+                              self.first, self.last, self.rows, notes, frame)  # fmt: skip
 
 
-def _series(frame: pd.DataFrame, ticker: str, currency: str | None, path: Path) -> ImportedSeries:
-    check_ticker(
-        ticker, file=str(path), row=int(frame["_row"].iloc[0]) if "_row" in frame else None
-    )
-    fx_ccy = fx_currency(ticker)
-    if fx_ccy:
-        frame = frame.assign(currency="USD", currency_inferred=False)
+def _validated(
+    path: Path, ticker: str | None, currency: str | None
+) -> Iterator[tuple[_Series, pd.DataFrame]]:
+    """One file's validated rows, batch by batch and ticker by ticker, each with its ticker's
+    running ``_Series``: price rows as ``validate_prices`` gives them (with ``_row``), FX rows
+    as ``date, currency, usd_per_unit, _row``. The first bad row raises ``InputError``."""
+    seen: dict[str, _Series] = {}
+    any_rows = False
+    for batch in _batches(path):
+        for raw, rows in batch:
+            frame = raw.assign(_row=rows)
+            blank = frame.drop(columns=["_row"]).astype("string").fillna("").isin([""]).all(axis=1)
+            frame = frame[~blank.to_numpy()]
+            if not len(frame):
+                continue
+            any_rows = True
+            if ticker:
+                frame = frame.assign(ticker=ticker)
+            elif "ticker" not in frame.columns:
+                frame = frame.assign(ticker=ticker_from_filename(path))
+            for tk, part in frame.groupby("ticker", sort=True):
+                name = str(tk)
+                if name not in seen:
+                    check_ticker(name, file=str(path), row=int(part["_row"].iloc[0]))
+                    seen[name] = _Series(name, "fx" if fx_currency(name) else "prices")
+                clean = _validate_part(part, seen[name], currency, path)
+                if clean is not None:
+                    yield seen[name], clean
+    if not any_rows:
+        raise InputError("no price rows after the header", file=path, row=2)
+    for st in seen.values():
+        if not st.rows:
+            raise InputError("no rows with a price", file=path, row=2, field="Close")
+
+
+def _validate_part(
+    part: pd.DataFrame, st: _Series, currency: str | None, path: Path
+) -> pd.DataFrame | None:
+    """Validate one batch of one ticker's rows and update its ``_Series``."""
+    if st.kind == "fx":
+        part = part.assign(currency="USD", currency_inferred=False)
     else:
-        frame = _apply_currency(frame, ticker, currency, path)
-    clean, warnings = validate_prices(frame, file=str(path))
+        part = _apply_currency(part, st.ticker, currency, path)
+    clean, _ = validate_prices(part, file=str(path), notes=False)
+    st.skipped += len(part) - len(clean)
     if not len(clean):
-        raise InputError("no rows with a price", file=path, row=2, field="Close")
-    if fx_ccy:
+        return None
+    codes = set(price_currencies(clean, str(path)).values()) | ({st.currency} - {""})
+    if st.kind == "prices" and len(codes) > 1:
+        raise InputError(
+            f"{st.ticker} has rows in {', '.join(sorted(codes))}; one series has one currency",
+            file=path,
+            field="currency",
+        )
+    with_prev = clean if st.tail is None else pd.concat([st.tail, clean], ignore_index=True)
+    st.notes += jump_warnings(with_prev, str(path))
+    st.tail = clean.iloc[[-1]]
+    st.rows += len(clean)
+    lo, hi = pd.Timestamp(clean["date"].min()), pd.Timestamp(clean["date"].max())
+    st.first = lo if st.first is None else min(st.first, lo)
+    st.last = hi if st.last is None else max(st.last, hi)
+    st.adjusted |= bool(clean["adj_close"].notna().any())
+    if st.kind == "fx":
+        st.currency = str(fx_currency(st.ticker))
         rate = clean["close"].fillna(clean["adj_close"])
-        fx = pd.DataFrame({"date": clean["date"], "currency": fx_ccy, "usd_per_unit": rate})
-        return ImportedSeries(path, ticker, "fx", fx_ccy, False, fx, warnings)
-    # A Close without Adj Close is yfinance's auto-adjusted close: store it as such.
-    if clean["adj_close"].isna().all():
-        clean = clean.assign(adj_close=clean["close"], close=np.nan)
-    ccy = str(clean["currency"].iloc[-1])
-    inferred = bool(clean["currency_inferred"].iloc[-1])
-    if inferred:
-        warnings.append(f"{path}: {currency_note(ticker, ccy)}")
-    return ImportedSeries(path, ticker, "prices", ccy, inferred, clean, warnings)
+        return pd.DataFrame({"date": clean["date"], "currency": st.currency,
+                             "usd_per_unit": rate, "_row": clean["_row"]})  # fmt: skip
+    st.currency = str(clean["currency"].iloc[-1])
+    st.inferred = bool(clean["currency_inferred"].iloc[-1])
+    return clean
 
 
 def currency_note(ticker: str, ccy: str) -> str:
@@ -345,22 +483,126 @@ def currency_note(ticker: str, ccy: str) -> str:
     return f"no currency column: {ticker} has no exchange suffix, taken as {ccy} (a US listing)"
 
 
-def _check_overlaps(series: list[ImportedSeries]) -> None:
-    """Two files in one import must not both give the same ticker on the same date."""
-    seen: dict[tuple[str, str], ImportedSeries] = {}
-    for s in series:
-        key = (s.kind, s.ticker)
-        prev = seen.get(key)
-        if prev is not None:
-            common = pd.Index(prev.frame["date"]).intersection(pd.Index(s.frame["date"]))
-            if len(common):
-                raise InputError(
-                    f"{s.ticker} on {common.min():%Y-%m-%d} is also in {prev.file}; import one "
-                    "of them at a time (the later import revises the earlier)",
-                    file=s.file,
-                    field="date",
-                )
-        seen[key] = s
+def _closes_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Close without Adj Close is yfinance's auto-adjusted close: store it as such."""
+    return frame.assign(adj_close=frame["close"], close=np.nan)
+
+
+def read_price_file(
+    path: str | Path, ticker: str | None = None, currency: str | None = None
+) -> list[ImportedSeries]:
+    """Read and validate one CSV or Parquet price file: one ``ImportedSeries`` per ticker in it,
+    with its rows in ``frame`` (for an import of large files, ``import_files`` streams)."""
+    path = Path(path)
+    parts: dict[str, list[pd.DataFrame]] = {}
+    seen: dict[str, _Series] = {}
+    for st, clean in _validated(path, ticker, currency):
+        parts.setdefault(st.ticker, []).append(clean)
+        seen[st.ticker] = st
+    out = []
+    for tk in sorted(parts):
+        st = seen[tk]
+        frame = pd.concat(parts[tk], ignore_index=True)
+        key = "currency" if st.kind == "fx" else "ticker"
+        problem = _key_problem(frame.assign(ticker=frame[key], _file=0), [path])
+        if problem is not None:
+            raise problem
+        frame = frame.sort_values("date", kind="stable").drop(columns="_row")
+        if st.kind == "prices" and not st.adjusted:
+            frame = _closes_only(frame)
+        out.append(st.summary(path, frame.reset_index(drop=True)))
+    return out
+
+
+# -- importing: validated rows spooled by year, then one store transaction -------------------------
+
+_SPOOL = pa.schema(
+    [
+        ("date", pa.timestamp("ns")),
+        ("ticker", pa.string()),
+        *[(c, pa.float64()) for c in ("close", "adj_close", "dividends", "splits", "volume")],
+        ("currency", pa.string()),
+        ("currency_inferred", pa.bool_()),
+        ("source", pa.string()),
+        ("_row", pa.int64()),
+        ("_file", pa.int32()),
+    ]
+)
+assert set(PRICE_COLUMNS) <= set(_SPOOL.names)
+
+
+class _Spool:
+    """Validated price rows on disk, one Parquet file per year, so that an import holds one
+    batch (while reading) or one year (while merging) in memory, never a whole file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._writers: dict[int, pq.ParquetWriter] = {}
+
+    def add(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame[_SPOOL.names], schema=_SPOOL, preserve_index=False)
+        years = frame["date"].dt.year.to_numpy()
+        for year in np.unique(years).tolist():
+            writer = self._writers.get(year)
+            if writer is None:
+                writer = pq.ParquetWriter(self.folder / f"{year}.parquet", _SPOOL)
+                self._writers[year] = writer
+            writer.write_table(table.filter(pa.array(years == year)))
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+    def years(self) -> list[int]:
+        return sorted(self._writers)
+
+    def read(self, year: int, columns: list[str] | None = None) -> pd.DataFrame:
+        return pq.read_table(self.folder / f"{year}.parquet", columns=columns).to_pandas()
+
+
+def _key_problem(keys: pd.DataFrame, files: list[Path]) -> InputError | None:
+    """The first (ticker, date) given twice among ``keys`` (``ticker, date, _file, _row``):
+    twice in one file, or in two files of one import."""
+    dup = keys.duplicated(["ticker", "date"], keep=False).to_numpy()
+    if not dup.any():
+        return None
+    rows = keys.loc[dup, ["ticker", "date", "_file", "_row"]].sort_values(["_file", "_row"])
+    first = rows.drop_duplicates(["ticker", "date"])
+    later = rows[rows.duplicated(["ticker", "date"])]
+    pairs = later.merge(first, on=["ticker", "date"], suffixes=("", "_first"))
+    same = pairs[pairs["_file"] == pairs["_file_first"]]
+    if len(same):
+        r = same.sort_values(["_file", "_row"]).iloc[0]
+        return InputError(
+            f"duplicate date {r['date']:%Y-%m-%d} for {r['ticker']} (first at row "
+            f"{int(r['_row_first'])})",
+            file=files[int(r["_file"])],
+            row=int(r["_row"]),
+            field="date",
+        )
+    r = pairs.sort_values(["_file", "_row"]).iloc[0]
+    return InputError(
+        f"{r['ticker']} on {r['date']:%Y-%m-%d} is also in {files[int(r['_file_first'])]}; "
+        "import one of them at a time (the later import revises the earlier)",
+        file=files[int(r["_file"])],
+        field="date",
+    )
+
+
+def _one_currency(series: list[ImportedSeries]) -> dict[str, str]:
+    """Each imported price ticker's currency; one ticker in two currencies (two files) is an
+    error."""
+    out: dict[str, ImportedSeries] = {}
+    for s in (s for s in series if s.kind == "prices"):
+        prev = out.setdefault(s.ticker, s)
+        if prev.currency != s.currency:
+            raise InputError(
+                f"{s.ticker} has rows in {prev.currency} ({prev.file}) and {s.currency}; one "
+                "series has one currency",
+                file=s.file,
+                field="currency",
+            )
+    return {t: s.currency for t, s in out.items()}
 
 
 def import_files(
@@ -371,7 +613,8 @@ def import_files(
     replace_series: bool = False,
 ) -> ImportReport:
     """Read, validate and store price (or FX) files in one store commit; nothing is written
-    unless all pass. ``replace_series`` replaces each ticker's whole stored price series."""
+    unless all pass. ``replace_series`` replaces each ticker's whole stored price series.
+    Files are read in batches and spooled to a temporary folder (bounded memory)."""
     if not paths:
         raise InputError("no files given")
     if ticker:
@@ -379,22 +622,63 @@ def import_files(
     if ticker and len(paths) > 1:
         raise InputError("--ticker applies to a single file", field="ticker")
     store = store or MarketStore()
-    series = [s for p in paths for s in read_price_file(p, ticker=ticker, currency=currency)]
-    _check_overlaps(series)
-    label = {s.file: f"file:{s.file.name}" for s in series}
-    prices = [s.frame.assign(source=label[s.file]) for s in series if s.kind == "prices"]
-    fxs = [s.frame.assign(source=label[s.file]) for s in series if s.kind == "fx"]
-    with store.lock():
-        p_sum = (
-            store.write_prices(pd.concat(prices, ignore_index=True), replace_series=replace_series)
-            if prices
-            else None
+    files = [Path(p) for p in paths]
+    series: list[ImportedSeries] = []
+    fx: dict[tuple[int, str], list[pd.DataFrame]] = {}
+    closes_only: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="exchina-import-") as tmp:
+        spool = _Spool(Path(tmp))
+        try:
+            for i, path in enumerate(files):
+                seen: dict[str, _Series] = {}
+                label = f"file:{path.name}"
+                for st, clean in _validated(path, ticker, currency):
+                    seen[st.ticker] = st
+                    if st.kind == "fx":
+                        fx.setdefault((i, st.ticker), []).append(clean)
+                    else:
+                        spool.add(clean.assign(source=label, _file=i))
+                series += [seen[t].summary(path) for t in sorted(seen)]
+                closes_only |= {f"{i}|{t}" for t, s in seen.items() if not s.adjusted}
+        finally:
+            spool.close()
+        currencies = _one_currency(series)
+        fx_frames = {k: pd.concat(v, ignore_index=True) for k, v in fx.items()}
+        checks = [spool.read(y, ["ticker", "date", "_file", "_row"]) for y in spool.years()]
+        checks.append(
+            pd.concat(
+                [f.assign(ticker=f["currency"], _file=i) for (i, _), f in fx_frames.items()]
+                or [pd.DataFrame(columns=["ticker", "date", "_file", "_row"])],
+                ignore_index=True,
+            )
         )
-        f_sum = None
-        for f in fxs:
-            s = store.write_fx(f, source=str(f["source"].iloc[0]))
-            f_sum = s if f_sum is None else _add(f_sum, s)
-    return ImportReport(series, p_sum or WriteSummary("prices"), f_sum or WriteSummary("fx"))
+        for keys in checks:
+            problem = _key_problem(keys, files)
+            if problem is not None:
+                raise problem
+            del keys
+
+        def parts() -> Iterator[pd.DataFrame]:
+            for year in spool.years():
+                frame = spool.read(year)
+                auto = (frame["_file"].astype(str) + "|" + frame["ticker"]).isin(closes_only)
+                yield (
+                    frame
+                    if not auto.any()
+                    else pd.concat([frame[~auto.to_numpy()], _closes_only(frame[auto.to_numpy()])])
+                )
+
+        with store.lock():
+            p_sum = (
+                store.write_price_parts(parts(), currencies, replace_series=replace_series)
+                if currencies
+                else WriteSummary("prices")
+            )
+            f_sum = WriteSummary("fx")
+            for (i, _), f in fx_frames.items():
+                done = store.write_fx(f.drop(columns="_row"), source=f"file:{files[i].name}")
+                f_sum = _add(f_sum, done)
+    return ImportReport(series, p_sum, f_sum)
 
 
 def _add(a: WriteSummary, b: WriteSummary) -> WriteSummary:

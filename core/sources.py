@@ -7,8 +7,9 @@ rebuilt from the adjusted close and the stored dividends when there are any (the
 Yahoo's adjustment), else the adjusted close is used as the close with zero dividends (total
 return carried in the price); where a ticker has both closes but no dividend column (Yahoo's CSV
 export), the dividends are recovered from the change in the adjustment ratio. Each of these is
-named in ``Market.meta``. FX comes from the store's FX table (``USD`` = 1); a currency without an
-FX series is a MissingDataError that says how to fetch it.
+named in ``Market.meta``. FX comes from the store's FX table (``USD`` = 1), its sources in
+``meta["fx_sources"]`` (an approximation says so there); a currency without an FX series is a
+MissingDataError that says how to fetch it.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ def market_from_store(
     currency = px.groupby("ticker")["currency"].last()
     currency.index = pd.Index([str(i) for i in currency.index], name="ticker")
     currency = currency.astype(str).reindex(close.columns).rename("currency")
-    fx = _fx(store, currency, dates, end)
+    fx, fx_sources = _fx(store, currency, dates, end)
     shares = _shares(store, list(close.columns), dates, end)
     sources = sorted(set(px["source"].astype(str)))
     kinds = sorted({_kind(s) for s in sources})
@@ -182,6 +183,8 @@ def market_from_store(
         "store_version": str(store.version()),
         "sources": ";".join(sources),
     }
+    if fx_sources:
+        meta["fx_sources"] = fx_sources
     meta |= {k: ";".join(v) for k, v in notes.items() if v}
     return Market(
         close=close,
@@ -206,7 +209,10 @@ def _kind(source: str) -> str:
     return source
 
 
-def _fx(store: MarketStore, currency: pd.Series, dates: pd.DatetimeIndex, end) -> pd.DataFrame:
+def _fx(
+    store: MarketStore, currency: pd.Series, dates: pd.DatetimeIndex, end
+) -> tuple[pd.DataFrame, str]:
+    """USD per unit on ``dates`` (forward-filled) and the FX series' sources (``;``-joined)."""
     needed = sorted(set(currency) - {"USD"})
     raw = store.read_fx(needed, None, end) if needed else store.read_fx([], None, end)
     missing = sorted(set(needed) - set(raw["currency"]))
@@ -225,7 +231,8 @@ def _fx(store: MarketStore, currency: pd.Series, dates: pd.DatetimeIndex, end) -
         w = pd.DataFrame(index=dates)
     w["USD"] = 1.0
     w.columns = pd.Index([str(c) for c in w.columns], name="currency")
-    return w.astype("float64")
+    used = raw[raw["currency"].isin(needed)]["source"].astype(str)
+    return w.astype("float64"), ";".join(sorted(set(used)))
 
 
 def _shares(store: MarketStore, tickers: list[str], dates: pd.DatetimeIndex, end) -> pd.DataFrame:

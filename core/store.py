@@ -28,8 +28,10 @@ commit log and every data file and names the repair of each damaged one.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +54,12 @@ from exchina.core.fx import KNOWN_CURRENCIES
 from exchina.core.paths import store_dir
 from exchina.core.validate import PRICE_COLUMNS, parse_dates, validate_prices
 
+# Files are sorted by (ticker, date): small row groups let a read of a few tickers skip the rest.
+ROW_GROUP = 65_536
+# A commit streams its partitions into delta-rs, which keeps a Parquet writer open per partition
+# until the end: small row groups and files bound what each holds (bench/bench_import.py).
+COMMIT_ROW_GROUP = 16_384
+COMMIT_FILE_BYTES = 2 << 20
 _STAMP = [("source", pa.string()), ("stored_at", pa.timestamp("us", tz="UTC"))]
 
 
@@ -248,8 +256,9 @@ class MarketStore:
         )
         self._lock: FileLock | None = None
         self._depth = 0
-        self._pending: dict[tuple[str, int], pd.DataFrame] = {}
+        self._pending: dict[tuple[str, int], Path] = {}
         self._touched: dict[tuple[str, int], TableSpec] = {}
+        self._staging: Path | None = None
 
     def __repr__(self) -> str:
         return f"MarketStore({str(self.root)!r})"
@@ -278,6 +287,7 @@ class MarketStore:
         self._depth += 1
         try:
             if outermost:
+                self._remove_staging(self.root.glob(".staging-*.tmp"))  # left by a killed write
                 self._migrate_locked()
             yield
             if outermost and self._pending:
@@ -286,8 +296,17 @@ class MarketStore:
             self._depth -= 1
             if outermost:
                 self._pending, self._touched = {}, {}
+                if self._staging is not None:
+                    self._remove_staging([self._staging])
+                    self._staging = None
                 assert self._lock is not None
                 self._lock.release()
+
+    @staticmethod
+    def _remove_staging(folders: Iterable[Path]) -> None:
+        """Delete staging folders (uncommitted partitions; never part of the table)."""
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _acquire(self) -> None:
         try:
@@ -307,29 +326,41 @@ class MarketStore:
             raise os_error(exc, self.root / ".lock") from None
 
     def _commit(self) -> None:
-        """Write every pending partition in one Delta commit (replace-where on the partitions)."""
-        from deltalake import write_deltalake
+        """Write every pending partition in one Delta commit (replace-where on the partitions),
+        streamed from the staging files batch by batch: memory stays bounded by a batch."""
+        from deltalake import WriterProperties, write_deltalake
 
-        parts = [
-            _to_delta(self._touched[key], frame, key[1]) for key, frame in self._pending.items()
-        ]
-        table = pa.concat_tables(parts)
+        files = [self._pending[key] for key in sorted(self._pending)]
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            for path in files:
+                yield from pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP)
+
+        data = pa.RecordBatchReader.from_batches(DELTA_SCHEMA, batches())
         exists = self._exists()
         where = " OR ".join(
             f"(kind = '{kind}' AND year = {year})" for kind, year in sorted(self._pending)
         )
+        props = WriterProperties(max_row_group_size=COMMIT_ROW_GROUP)
         try:
             if exists:
                 write_deltalake(
                     str(self.table_path),
-                    table,
+                    data,
                     partition_by=["kind", "year"],
                     mode="overwrite",
                     predicate=where,
+                    writer_properties=props,
+                    target_file_size=COMMIT_FILE_BYTES,
                 )
             else:
                 write_deltalake(
-                    str(self.table_path), table, partition_by=["kind", "year"], mode="append"
+                    str(self.table_path),
+                    data,
+                    partition_by=["kind", "year"],
+                    mode="append",
+                    writer_properties=props,
+                    target_file_size=COMMIT_FILE_BYTES,
                 )
         except OSError as exc:
             raise os_error(exc, self.table_path) from None
@@ -410,12 +441,26 @@ class MarketStore:
         """One (kind, year) partition as a spec-shaped frame: pending if any, else stored."""
         key = (spec.name, year)
         if key in self._pending:
-            return self._pending[key]
+            cols = list(spec.schema.names)
+            table = pq.read_table(self._pending[key]).select(
+                ["key" if c == spec.keys[0] else c for c in cols]
+            )
+            return _to_frame(spec, table.rename_columns(cols), cols)
         frame = self._read(spec, None, f"{year}-01-01", f"{year}-12-31")
         return frame[list(spec.schema.names)]
 
     def _stage(self, spec: TableSpec, year: int, frame: pd.DataFrame) -> None:
-        self._pending[(spec.name, year)] = frame.reset_index(drop=True)
+        """Hold a merged partition until the commit, on disk (a staging folder in the store)
+        so that a transaction of many years holds no more than one in memory."""
+        if self._staging is None:
+            self._staging = self.root / f".staging-{uuid.uuid4().hex}.tmp"
+        try:
+            self._staging.mkdir(exist_ok=True)
+            path = self._staging / f"{spec.name}-{year}.parquet"
+            pq.write_table(_to_delta(spec, frame.reset_index(drop=True), year), path)
+        except OSError as exc:
+            raise os_error(exc, self.root) from None
+        self._pending[(spec.name, year)] = path
         self._touched[(spec.name, year)] = spec
 
     def _write(self, spec: TableSpec, frame: pd.DataFrame, source: str | None) -> WriteSummary:
@@ -491,23 +536,7 @@ class MarketStore:
                 f"{self.root}: a store data file cannot be read ({_first_line(exc)}); run "
                 f"`exchina data verify --store {self.root}` to name it and the repair"
             ) from None
-        out = table.to_pandas()
-        if "date" in out.columns:
-            out["date"] = out["date"].astype("datetime64[ns]")
-        if "stored_at" in out.columns:
-            out["stored_at"] = out["stored_at"].astype("datetime64[us, UTC]")
-        for c in cols:
-            if c in spec.schema.names and pa.types.is_string(spec.schema.field(c).type):
-                out[c] = out[c].astype(object).where(out[c].notna(), None)
-        return (
-            out.sort_values([spec.keys[0], "date"], kind="stable").reset_index(drop=True)
-            if {
-                spec.keys[0],
-                "date",
-            }
-            <= set(out.columns)
-            else out
-        )
+        return _to_frame(spec, table, cols)
 
     # -- prices ------------------------------------------------------------------------------
 
@@ -528,44 +557,76 @@ class MarketStore:
         """
         if frame is None or not len(frame):
             return WriteSummary(PRICES.name)
-        clean, _ = validate_prices(frame, file=origin)
-        tickers = sorted(clean["ticker"].astype(str).unique())
+        clean, _ = validate_prices(frame, file=origin, notes=False)
+        return self.write_price_parts([clean], price_currencies(clean, origin), source, origin,
+                                      replace_series)  # fmt: skip
+
+    def write_price_parts(
+        self,
+        parts: Iterable[pd.DataFrame],
+        currencies: Mapping[str, str],
+        source: str | None = None,
+        origin: str | None = None,
+        replace_series: bool = False,
+    ) -> WriteSummary:
+        """``write_prices`` for rows given in parts (a large import gives one year at a time,
+        so that it never holds all its rows): every part is validated and merged in the same
+        transaction. ``currencies`` maps each ticker of the parts to its one currency (checked
+        against the stored series before any part is read)."""
+        summary = WriteSummary(PRICES.name)
         with self.lock():
             if replace_series:
-                removed = self._remove(PRICES, tickers)
-                out = self._write(PRICES, clean, source)
-                out.revised += removed.revised
-                return out
-            self._check_currency(clean, tickers, origin)
-            return self._write(PRICES, clean, source)
+                summary.revised += self._remove(PRICES, sorted(currencies)).revised
+            else:
+                self._check_currency(currencies, origin)
+            for part in parts:
+                clean, _ = validate_prices(part, file=origin, notes=False)
+                unknown = set(clean["ticker"].astype(str)) - set(currencies)
+                if unknown:
+                    raise ValueError(f"no currency given for {sorted(unknown)}")
+                done = self._write(PRICES, clean, source)
+                summary.added += done.added
+                summary.revised += done.revised
+                summary.unchanged += done.unchanged
+                summary.files_written += done.files_written
+        return summary
 
-    def _check_currency(self, clean: pd.DataFrame, tickers: list[str], origin: str | None) -> None:
+    def _check_currency(self, currencies: Mapping[str, str], origin: str | None) -> None:
         """Refuse rows whose currency differs from the ticker's stored (or pending) series."""
-        per = clean.groupby(clean["ticker"].astype(str))["currency"].agg(lambda c: sorted(set(c)))
-        for t, codes in per.items():
-            if len(codes) > 1:
+        tickers = sorted(currencies)
+        have = self._currency_pairs(tickers)
+        for path in (p for (kind, _), p in self._pending.items() if kind == PRICES.name):
+            have |= _pairs(pq.read_table(path, columns=["key", "currency"]), tickers)
+        for t, code in sorted(have):
+            new = currencies.get(t)
+            if new and code != new:
                 raise InputError(
-                    f"{t} has rows in {', '.join(codes)}; one series has one currency",
-                    file=origin,
-                    field="currency",
-                )
-        stored = self._read(PRICES, tickers, columns=["ticker", "currency"])
-        pending = [
-            f[f["ticker"].astype(str).isin(tickers)][["ticker", "currency"]]
-            for (kind, _), f in self._pending.items()
-            if kind == PRICES.name
-        ]
-        have = pd.concat([stored, *pending], ignore_index=True).drop_duplicates()
-        for t, code in have.itertuples(index=False):
-            new = per.get(str(t))
-            if new and str(code) != new[0]:
-                raise InputError(
-                    f"{t} is stored in {code} but these rows are in {new[0]}; refusing to "
+                    f"{t} is stored in {code} but these rows are in {new}; refusing to "
                     f"relabel its history. To replace the whole {t} series, import again with "
                     "--replace-series",
                     file=origin,
                     field="currency",
                 )
+
+    def _currency_pairs(self, tickers: list[str]) -> set[tuple[str, str]]:
+        """The (ticker, currency) pairs stored for ``tickers``, read batch by batch."""
+        dt = self._delta()
+        if dt is None:
+            return set()
+        expr = (ds.field("kind") == PRICES.name) & ds.field("key").isin(
+            pa.array(tickers, pa.string())
+        )
+        out: set[tuple[str, str]] = set()
+        try:
+            scanner = dt.to_pyarrow_dataset().scanner(columns=["key", "currency"], filter=expr)
+            for batch in scanner.to_batches():
+                out |= _pairs(pa.Table.from_batches([batch]), tickers)
+        except (OSError, pa.ArrowException) as exc:
+            raise DamagedDataError(
+                f"{self.root}: a store data file cannot be read ({_first_line(exc)}); run "
+                f"`exchina data verify --store {self.root}` to name it and the repair"
+            ) from None
+        return out
 
     def remove(self, table: str, keys: list[str], start=None, end=None) -> WriteSummary:
         """Remove the rows of ``keys`` (tickers, or currencies for ``fx``) in ``[start, end]``
@@ -863,6 +924,43 @@ class MarketStore:
                     f"cannot restore version {version}: {_first_line(exc)}", field="version"
                 ) from None
         return int(self.version() or 0)
+
+
+def price_currencies(clean: pd.DataFrame, origin: str | None = None) -> dict[str, str]:
+    """Each ticker's one currency in validated price rows; ``InputError`` for a ticker whose
+    rows are in two currencies (one series has one currency)."""
+    per = clean.groupby(clean["ticker"].astype(str))["currency"].agg(lambda c: sorted(set(c)))
+    for t, codes in per.items():
+        if len(codes) > 1:
+            raise InputError(
+                f"{t} has rows in {', '.join(codes)}; one series has one currency",
+                file=origin,
+                field="currency",
+            )
+    return {str(t): str(codes[0]) for t, codes in per.items()}
+
+
+def _pairs(table: pa.Table, tickers: list[str]) -> set[tuple[str, str]]:
+    """Distinct (key, currency) pairs of ``table`` whose key is one of ``tickers``."""
+    keep = table.filter(ds.field("key").isin(pa.array(tickers, pa.string())))
+    uniq = keep.group_by(["key", "currency"], use_threads=False).aggregate([])
+    return set(zip(uniq["key"].to_pylist(), uniq["currency"].to_pylist(), strict=True))
+
+
+def _to_frame(spec: TableSpec, table: pa.Table, cols: list[str]) -> pd.DataFrame:
+    """Rows read from the Delta table (already named as ``spec`` names them) as a frame with
+    the store's dtypes, sorted by key and date."""
+    out = table.to_pandas()
+    if "date" in out.columns:
+        out["date"] = out["date"].astype("datetime64[ns]")
+    if "stored_at" in out.columns:
+        out["stored_at"] = out["stored_at"].astype("datetime64[us, UTC]")
+    for c in cols:
+        if c in spec.schema.names and pa.types.is_string(spec.schema.field(c).type):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    if {spec.keys[0], "date"} <= set(out.columns):
+        return out.sort_values([spec.keys[0], "date"], kind="stable").reset_index(drop=True)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:

@@ -97,12 +97,18 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return num, bad
 
 
-def validate_prices(frame: pd.DataFrame, file: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+def validate_prices(
+    frame: pd.DataFrame, file: str | None = None, notes: bool = True
+) -> tuple[pd.DataFrame, list[str]]:
     """Check and type raw price rows; returns ``(clean frame, warnings)`` or raises InputError.
+
+    ``notes=False`` skips the warnings (day-on-day jumps, rows without a price): a reader that
+    validates a file batch by batch says them once for the whole file.
 
     ``frame`` has ``date``, ``ticker``, ``currency`` and any of the price, volume, dividend and
     split columns (text or numbers), optionally ``_row`` with the source row numbers. The clean
-    frame has exactly ``PRICE_COLUMNS`` (absent fields NaN), sorted by ticker and date.
+    frame has ``PRICE_COLUMNS`` (absent fields NaN), then ``source`` and ``_row`` when given,
+    sorted by ticker and date.
     """
     rows = _rows(frame)
     problems = _Problems(file, rows)
@@ -173,10 +179,11 @@ def validate_prices(frame: pd.DataFrame, file: str | None = None) -> tuple[pd.Da
     kept_rows = rows[has_price.to_numpy()]
     clean = clean[has_price].assign(_row=kept_rows)
     clean = clean.sort_values(["ticker", "date"], kind="stable")
-    warnings = jump_warnings(clean, file)
-    if dropped:
+    warnings = jump_warnings(clean, file) if notes else []
+    if dropped and notes:
         warnings.append(f"{file or 'input'}: {dropped} row(s) without a price skipped")
-    return clean[[*PRICE_COLUMNS, *extra]].reset_index(drop=True), warnings
+    keep = [*PRICE_COLUMNS, *extra, *(["_row"] if "_row" in frame.columns else [])]
+    return clean[keep].reset_index(drop=True), warnings
 
 
 def jump_warnings(clean: pd.DataFrame, file: str | None = None) -> list[str]:

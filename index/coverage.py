@@ -1,9 +1,11 @@
-"""How many priced names a methodology needs, and the coverage check every rebalance runs first.
+"""How many names a methodology needs, and the data checks every rebalance runs with it.
 
-``names_needed``: the largest of ``min_constituents``, ``min_names`` and the ``ceil(1 /
-max_weight)`` names the per-name caps need to reach 100%. ``require_coverage`` passes it to
-``exchina.universe.coverage.check_coverage``: a market that prices fewer of the companies the
-rules consider is missing data (exit 4), not an infeasible methodology (exit 3).
+``names_needed``: the larger of ``min_names`` and the ``ceil(1 / max_weight)`` names the per-name
+caps need to reach 100% (``min_constituents`` is not a floor: the top-up meets it from the
+near-misses). ``require_coverage`` and ``require_eligible_data`` pass it to
+``exchina.universe.coverage``: a market that prices too few of the companies the rules
+consider, or whose missing data is what keeps too few eligible, is missing data (exit 4), not
+an infeasible methodology (exit 3).
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ import pandas as pd
 
 from exchina.core.market import Market
 from exchina.index.methodology import Methodology
-from exchina.universe.coverage import check_coverage
+from exchina.universe.coverage import check_coverage, check_eligible_data
 
 
 def names_needed(m: Methodology) -> tuple[int, str]:
     """The fewest priced names ``m`` can hold, and which rule sets that number."""
     c = m.constraints
     options = [
-        (c.min_constituents or 0, "min_constituents"),
         (c.min_names or 0, "min_names"),
         (math.ceil(1.0 / c.max_weight - 1e-9), f"1 / max_weight {c.max_weight:g}"),
     ]
@@ -39,3 +40,12 @@ def require_coverage(
     universe rules consider at ``date`` (see ``exchina.universe.coverage``)."""
     n, rule = names_needed(m)
     check_coverage(market, m.universe, companies, date, n, shares, f" ({m.name}: {rule})")
+
+
+def require_eligible_data(
+    universe: pd.DataFrame, m: Methodology, date: str | pd.Timestamp, label: str
+) -> None:
+    """``MissingDataError`` (exit 4) when too few names are eligible for ``m`` and those failing
+    only for want of data would make up the difference (see ``exchina.universe.coverage``)."""
+    n, rule = names_needed(m)
+    check_eligible_data(universe, date, label, n, f" ({m.name}: {rule})")

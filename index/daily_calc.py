@@ -103,7 +103,11 @@ def calculate_daily(
     missing = reb.difference(dates)
     if len(missing):
         raise InputError(f"rebalance dates not in the price index: {list(missing.date)}")
-    acts = actions if actions is not None else pd.DataFrame(columns=["type", "ticker", "date"])
+    acts = (
+        actions
+        if actions is not None
+        else pd.DataFrame(columns=["type", "ticker", "date", "ratio"])
+    )
     acts = acts[acts["ticker"].isin(tickers)]
     factor = (
         split_factors(acts, dates, tickers).to_numpy(float)

@@ -23,7 +23,7 @@ from exchina.core.atomic import write_outputs
 from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
 from exchina.core.market import Market
-from exchina.index.coverage import require_coverage
+from exchina.index.coverage import require_coverage, require_eligible_data
 from exchina.index.exposures import (
     CHINA_BANDS,
     china_band,
@@ -32,13 +32,12 @@ from exchina.index.exposures import (
     weights_by,
 )
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
-from exchina.index.relaxation import Relaxation
 from exchina.index.schedule import is_rebalance_date, review_date
-from exchina.index.top_up import top_up
 from exchina.universe.rules import STAGES
 
 if TYPE_CHECKING:  # cvxpy (seconds to import) loads when a rebalance is solved
     from exchina.index.optimizer import WeightsResult
+    from exchina.index.relaxation import Relaxation
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
 
@@ -149,7 +148,8 @@ def rebalance(
     exposure facts and the share counts (default: the shipped files, read once and passed down;
     a custom master is screened and weighted as given). ``methodology`` may be a path (needed to resolve a relative
     ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` (also when the
-    market prices too few of the companies the rules consider: ``exchina.index.coverage``) or
+    market prices too few of the companies the rules consider, or too few are eligible for want
+    of data: ``exchina.index.coverage``) or
     ``StaleDataError``.
     """
     source: Path | None = None
@@ -185,10 +185,12 @@ def rebalance(
         facts=facts,
         shares=shares,
     )
-    universe, topped = top_up(universe, m)
-    parent = _parent_weights(m, source, t, market, companies, facts)
     from exchina.index.optimizer import optimize
+    from exchina.index.top_up import top_up
 
+    universe, topped = top_up(universe, m)
+    require_eligible_data(universe, m, cutoff, cut.label)
+    parent = _parent_weights(m, source, t, market, companies, facts)
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
     w = result.weights[result.weights > 0]

@@ -31,6 +31,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ MANIFEST = "manifest.json"
 COMMIT = ".commit"
 LOCK = ".lock"
 REVISIONS = "revisions"
-CALC_FILES = (*DATA_FILES, MANIFEST, REVISIONS, LOCK)
+CALC_FILES = (*DATA_FILES, MANIFEST, REVISIONS, LOCK, COMMIT)
+_STAGING = re.compile(r"^\.staging-[0-9a-f]{32}\.tmp$")
 
 Status = Literal["written", "extended", "revised", "unchanged"]
 
@@ -68,6 +70,11 @@ class CalcCommit:
     added_days: int
     revision: int
     changes: dict[str, Any] | None = None
+
+
+def is_calc_name(name: str) -> bool:
+    """A staging folder a killed calculation left (the next run deletes it)."""
+    return bool(_STAGING.match(name))
 
 
 def _sha(data: bytes) -> str:

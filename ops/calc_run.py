@@ -13,11 +13,20 @@ from pathlib import Path
 import pandas as pd
 
 from exchina.backtest.daily import calculate_index
+from exchina.core.atomic import check_output_folder
 from exchina.core.errors import InputError, MissingDataError
 from exchina.core.market import Market
 from exchina.core.sources import load_market
 from exchina.index.methodology import load_methodology, resolve_methodology
-from exchina.ops.calc_output import CalcCommit, calc_lock, commit_calc, read_levels, recover
+from exchina.ops.calc_output import (
+    CALC_FILES,
+    CalcCommit,
+    calc_lock,
+    commit_calc,
+    is_calc_name,
+    read_levels,
+    recover,
+)
 
 
 def _date(value: str | pd.Timestamp | None, field: str) -> pd.Timestamp | None:
@@ -39,19 +48,25 @@ def run_calc(
     store: str | Path | None = None,
     market: Market | None = None,
     lock_timeout: float = 600.0,
+    force: bool = False,
+    as_stored: str | int | None = None,
     companies: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
 ) -> CalcCommit:
     """Calculate and commit the levels of ``[start, end]`` (default: from the first rebalance to
     the last price) into ``out``; ``market`` overrides ``source``/``store`` (tests, the app);
-    ``companies``/``facts``: a custom company master and exposure facts (default: shipped)."""
+    ``companies``/``facts``: a custom company master and exposure facts (default: shipped).
+
+    ``out`` holding files a calculation does not write is refused (``OutputFolderError``)
+    unless ``force`` (writes beside them, deletes nothing). ``as_stored`` reads the store as
+    it was at that version or time; the store version read is recorded in the manifest."""
     lo, hi = _date(start, "from"), _date(end, "to")
     if lo is not None and hi is not None and lo > hi:
         raise InputError(f"--from {lo.date()} is after --to {hi.date()}", field="from")
+    out = check_output_folder(out, CALC_FILES, force=force, owns=is_calc_name)
     path = resolve_methodology(methodology)
     meth = load_methodology(path)
-    mkt = market if market is not None else load_market(source, store)
-    out = Path(out)
+    mkt = market if market is not None else load_market(source, store, as_stored=as_stored)
     lock = calc_lock(out, lock_timeout)
     try:
         recover(out)
@@ -89,6 +104,7 @@ def run_calc(
             "methodology_digest": meth.digest(),
             "data_source": ic.label,
             "synthetic": bool(ic.synthetic),
+            "store_version": mkt.meta.get("store_version"),
             "notes": ic.notes,
         }
         return commit_calc(out, levels, acts, hold, meta)

@@ -22,9 +22,7 @@ from exchina.index.schedule import rebalance_dates
 from exchina.ops.announce import announcement_date, write_final, write_proforma
 from exchina.ops.calc_output import CalcCommit
 from exchina.ops.calc_run import run_calc
-from exchina.ops.scheduled_run import ScheduledRun, current_revision, run_scheduled
-
-CALC_FOLDER = "calc"
+from exchina.ops.scheduled_run import CALC_FOLDER, ScheduledRun, current_revision, run_scheduled
 
 
 @dataclass(frozen=True)
@@ -65,16 +63,19 @@ def after_scheduled(
     source: str = "auto",
     store: str | Path | None = None,
     calc: bool = True,
+    force: bool = False,
+    as_stored: str | int | None = None,
 ) -> DayRun:
-    """Steps 2 and 3 of the day, after the scheduled cycle ``res`` (the CLI runs that first)."""
+    """Steps 2 and 3 of the day, after the scheduled cycle ``res`` (the CLI runs that first);
+    ``force`` and ``as_stored`` as for ``run_scheduled``."""
     t = res.date
     published = publish_announcements(methodology, out, t)
     messages = [f"published announcements/{p.parent.name}/{p.name}" for p in published]
     done = None
     if calc and t.weekday() < 5:
-        market = load_market(source, str(store) if store else None).asof(t)
+        market = load_market(source, str(store) if store else None, as_stored=as_stored).asof(t)
         done = run_calc(methodology, Path(out) / CALC_FOLDER, None, min(t, market.as_of),
-                        market=market)  # fmt: skip
+                        market=market, force=force)  # fmt: skip
         messages.append(
             f"calculation {done.status} through {done.last.date()} (revision {done.revision}, "
             f"{Path(out) / CALC_FOLDER})"
@@ -90,8 +91,12 @@ def run_day(
     source: str = "auto",
     store: str | Path | None = None,
     calc: bool = True,
+    force: bool = False,
+    as_stored: str | int | None = None,
     **scheduled: Any,
 ) -> DayRun:
     """One day of operations (see the module doc); ``scheduled`` goes to ``run_scheduled``."""
-    res = run_scheduled(methodology, out, date, source=source, store=store, **scheduled)
-    return after_scheduled(methodology, out, res, source=source, store=store, calc=calc)
+    res = run_scheduled(methodology, out, date, source=source, store=store, force=force,
+                        as_stored=as_stored, **scheduled)  # fmt: skip
+    return after_scheduled(methodology, out, res, source=source, store=store, calc=calc,
+                           force=force, as_stored=as_stored)  # fmt: skip

@@ -58,6 +58,7 @@ from typing import Any, Literal
 import pandas as pd
 from filelock import FileLock, Timeout
 
+from exchina.core.atomic import check_output_folder
 from exchina.core.errors import (
     DamagedDataError,
     InputError,
@@ -73,11 +74,15 @@ from exchina.core.store import MarketStore
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
 from exchina.index.schedule import rebalance_dates
+from exchina.ops.announce import FOLDER as ANNOUNCE_FOLDER
 from exchina.ops.runlog import RunLog
 
 MANIFEST = "manifest.json"
 POINTER = "latest"
 LOCK_FILE = ".lock"
+CALC_FOLDER = "calc"
+RUN_FILES = (POINTER, LOCK_FILE, ANNOUNCE_FOLDER, CALC_FOLDER)
+"""What a run writes into its folder, besides the ``YYYY-MM-DD`` folders of its revisions."""
 MANIFEST_VERSION = 1
 _REV = re.compile(r"^rev-(\d{3,})$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -505,8 +510,14 @@ def run_scheduled(
     client: Any = None,
     sleep: Callable[[float], None] = time.sleep,
     log: RunLog | None = None,
+    force: bool = False,
+    as_stored: str | int | None = None,
 ) -> ScheduledRun:
     """One scheduled cycle for ``date`` (default today); see the module docstring.
+
+    ``out_dir`` holding files a run does not write is refused (``OutputFolderError``) unless
+    ``force`` (writes beside them, deletes nothing). ``as_stored`` reads the store as it was at
+    that version or time (no ``refresh``); the manifest records the store version read.
 
     ``client`` is the Yahoo client for ``refresh`` (``exchina.core.yahoo.YahooClient``; the real
     yfinance one by default) and ``sleep`` its retry back-off. Raises ``InputError`` (bad
@@ -519,6 +530,14 @@ def run_scheduled(
         raise InputError(
             f"unknown source {source!r}; use one of {', '.join(SOURCES)}", field="source"
         )
+    if as_stored is not None and refresh:
+        raise InputError(
+            "--as-stored reads the store as it was; it cannot be combined with --refresh",
+            field="--as-stored",
+        )
+    out = check_output_folder(
+        out_dir, RUN_FILES, force=force, owns=lambda name: bool(_DAY.match(name))
+    )
     meth_path = resolve_methodology(methodology)
     meth = load_methodology(meth_path)
     log.info("run.start", date=t.date(), methodology=meth_path, source=source, out=out_dir)
@@ -537,17 +556,13 @@ def run_scheduled(
         Path(companies) if companies else None,
         Path(facts) if facts else None,
     )
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError("output path exists and is not a folder", file=out)
-
     lock = _lock(out, lock_timeout, log)
     try:
         log.info("lock.acquired", path=out / LOCK_FILE)
         return _locked_run(
             meth, meth_path, t, kind, review, effective, frames, ref_info, out,
             source=source, store=store, refresh=refresh, allow_stale=allow_stale,
-            lock_timeout=lock_timeout, client=client, sleep=sleep, log=log,
+            lock_timeout=lock_timeout, client=client, sleep=sleep, log=log, as_stored=as_stored,
         )  # fmt: skip
     finally:
         lock.release()
@@ -604,15 +619,18 @@ def _locked_run(
     client: Any,
     sleep: Callable[[float], None],
     log: RunLog,
+    as_stored: str | int | None,
 ) -> ScheduledRun:
     from exchina.universe import build_universe
 
     _clean_temporaries(out, log)
 
     warnings: list[str] = []
-    st = MarketStore(store, lock_timeout=lock_timeout)
-    # a refresh fills the store, so it is the source even when empty
-    resolved = resolve_source(source, st, refresh=refresh)
+    st = MarketStore(store, lock_timeout=lock_timeout, as_stored=as_stored)
+    if as_stored is not None and source == "demo":
+        raise InputError("--as-stored reads the store; drop --source demo", field="--as-stored")
+    # a refresh fills the store, so it is the source even when empty; a pinned version is read
+    resolved = "store" if as_stored is not None else resolve_source(source, st, refresh=refresh)
     if source == "auto" and resolved == "demo":
         log.warning("data.demo_fallback", store=st.root, reason="the store holds no prices")
     refreshed: dict[str, Any] | None = None
@@ -741,6 +759,7 @@ def _locked_run(
             "resolved_source": resolved,
             "store": str(st.root) if resolved == "store" else None,
             "refresh": refresh,
+            "as_stored": None if as_stored is None else str(as_stored),
             "allow_stale": allow_stale,
             "previous_rebalance": prev_info,
         },

@@ -3,6 +3,7 @@ blamed on the methodology; ``exchina data remove`` takes series out in one commi
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from exchina.core.store import MarketStore
 from exchina.index import load_methodology, resolve_methodology
 from exchina.index.coverage import names_needed, require_coverage
 from exchina.universe import load_companies
-from exchina.universe.coverage import considered, coverage
+from exchina.universe.coverage import check_eligible_data, considered, coverage
 
 DATE = pd.Timestamp("2024-06-14")
 GRID = Path(__file__).resolve().parents[1] / "data/grids/flagship_sensitivity.toml"
@@ -52,27 +53,32 @@ def _considered_priced(demo, name: str) -> list[str]:
     return [t for t in cand["ticker"] if t in demo.tickers]
 
 
-def test_names_needed_is_the_strictest_rule() -> None:
-    assert names_needed(_meth("flagship")) == (20, "min_constituents")
-    n, rule = names_needed(_meth("equal_weight"))  # max_weight 0.10, no minimum count
-    assert (n, rule) == (10, "1 / max_weight 0.1")
+def test_names_needed_is_the_fewest_names_the_rules_can_hold() -> None:
+    # flagship: min_constituents 20 is a top-up target, not a floor; its caps need 10 names
+    assert names_needed(_meth("flagship")) == (10, "1 / max_weight 0.1")
+    assert names_needed(_meth("remx_like")) == (13, "1 / max_weight 0.08")  # 12.5 -> 13
+    m = _meth("flagship")
+    strict = m.model_copy(
+        update={"constraints": m.constraints.model_copy(update={"min_names": 15})}
+    )
+    assert names_needed(strict) == (15, "min_names")
 
 
 def test_threshold_is_the_methodologys_minimum_of_priced_names(demo) -> None:
     m = _meth("flagship")
     priced = _considered_priced(demo, "flagship")
-    assert len(priced) > 21  # the demo prices the whole master
+    assert len(priced) > 11  # the demo prices the whole master
     master = load_companies()
     require_coverage(demo.asof(DATE), m, master, DATE)  # full coverage: no error
-    require_coverage(_only(demo, priced[:20]).asof(DATE), m, master, DATE)  # 20 of 20 needed
+    require_coverage(_only(demo, priced[:10]).asof(DATE), m, master, DATE)  # 10 of 10 needed
     with pytest.raises(MissingDataError) as err:
-        require_coverage(_only(demo, priced[:19]).asof(DATE), m, master, DATE)
+        require_coverage(_only(demo, priced[:9]).asof(DATE), m, master, DATE)
     msg = str(err.value)
     assert err.value.exit_code == 4
-    lacking = len(priced) - 19
+    lacking = len(priced) - 9
     assert f"for {lacking} of the {len(priced)} companies" in msg
-    assert "19 are priced" in msg and "needs at least 20" in msg and "min_constituents" in msg
-    assert priced[19] in msg and priced[0] not in msg.split("consider (")[1].split(")")[0]
+    assert "9 are priced" in msg and "needs at least 10" in msg and "1 / max_weight" in msg
+    assert priced[9] in msg and priced[0] not in msg.split("consider (")[1].split(")")[0]
     assert "exchina fetch" in msg and "--source demo" in msg
 
 
@@ -142,7 +148,7 @@ def test_store_of_mp_and_uuuu_is_missing_data_in_every_command(
     assert "infeasible" not in err.lower() and "per-name caps" not in err
     named = err.split("consider (")[1].split(")")[0]
     assert "LYC.AX" in named and "MP" not in named.split(", ")
-    assert "2 are priced" in err and "needs at least 20" in err
+    assert "2 are priced" in err and re.search(r"needs at least 1\d \(", err)  # 10, or a variant's
     assert "`exchina fetch --universe`" in err and "exchina import" in err
     files = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != ".lock"]
     assert not files  # nothing written
@@ -202,3 +208,32 @@ def test_removing_everything_returns_auto_to_the_demo(tmp_path: Path, capsys) ->
     assert "FX rows 3" in out and "`auto` uses the demo market" in out
     assert len(st.read_fx()) == 0
     assert load_market("auto", st).synthetic
+
+
+def _universe(rows: dict[str, tuple[bool, str]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"eligible": [e for e, _ in rows.values()], "reasons": [r for _, r in rows.values()]},
+        index=pd.Index(list(rows), name="ticker"),
+    )
+
+
+NO_SHARES = "float_mcap_usd unknown (no shares outstanding)"
+
+
+def test_too_few_eligible_for_want_of_data_is_missing_data() -> None:
+    """3 eligible, 10 needed: 7 names failing only for want of data make up the difference (exit
+    4); a name also failing a rule (China score) does not count, so 6 would not (the rules')."""
+    rows = {f"OK{i}": (True, "") for i in range(3)}
+    rows |= {f"NS{i}": (False, NO_SHARES) for i in range(6)}
+    rows["NV"] = (False, "adtv_usd unknown (no volume)")
+    rows["CN"] = (False, "china_score 56.0 > 35;" + NO_SHARES)
+    with pytest.raises(MissingDataError) as err:
+        check_eligible_data(_universe(rows), DATE, "store: test", 10)
+    msg = str(err.value)
+    assert "3 companies are eligible" in msg and "needs at least 10" in msg
+    assert "7 more fail only for want of data" in msg
+    assert "6 without a share count (NS0, NS1, NS2, NS3, NS4 and 1 more)" in msg
+    assert "1 without volumes (NV)" in msg and "CN" not in msg
+    del rows["NV"]
+    check_eligible_data(_universe(rows), DATE, "store: test", 10)  # 3 + 6 < 10: the rules'
+    check_eligible_data(_universe(rows), DATE, "store: test", 3)  # enough eligible

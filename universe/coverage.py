@@ -6,13 +6,17 @@ The companies considered at a date are those of the company master listed then (
 whether the market holds a price on or before the date, volumes, a share count (the market's
 history or a ``shares.csv`` fact in force) and an FX series to USD for its currency.
 
-Threshold (``check_coverage``): the run stops when some considered companies have no price AND
-fewer considered companies are priced than the methodology needs (``needed``: its
-``min_constituents``, ``min_names``, or the ``1 / max_weight`` names its caps need to sum to
-100%, whichever is largest). A store holding a handful of the master's tickers then fails with a
-count of what is missing, while a store that lacks only a few names, or a company master
-restricted to the companies the store holds (a quant's own universe), runs: its gaps are
-screening reasons, and whatever the rules then cannot meet is the methodology's to report.
+Thresholds, with ``needed`` the fewest names the methodology can hold (its ``min_names``, or the
+``1 / max_weight`` names its caps need to sum to 100%; ``exchina.index.coverage.names_needed``):
+
+- ``check_coverage`` (before the screens): some considered companies have no price AND fewer
+  than ``needed`` are priced. A store holding a handful of the master's tickers fails with a
+  count of what is missing; a store lacking only a few names, or a company master restricted to
+  the companies the store holds (a quant's own universe), runs.
+- ``check_eligible_data`` (after the screens and any top-up): fewer than ``needed`` names are
+  eligible AND the companies failing only for want of data (no price, share count or volumes)
+  would make up the difference. Otherwise what the rules cannot meet is the methodology's to
+  report (exit 3): it would fail with the data too.
 """
 
 from __future__ import annotations
@@ -31,14 +35,31 @@ SHOWN = 5
 
 def considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp) -> pd.DataFrame:
     """Companies listed at ``date`` whose status and commodities the rules admit."""
-    t = pd.Timestamp(date)
-    listed = companies["listed_from"].isna() | (companies["listed_from"] <= t)
-    alive = companies["delisted_on"].isna() | (companies["delisted_on"] > t)
-    keep = listed & alive & companies["status"].isin(list(rules.statuses))
+    return companies[_considered(companies, rules, date)]
+
+
+def _considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp) -> np.ndarray:
+    t = pd.Timestamp(date).to_datetime64().astype("datetime64[ns]")
+    start = companies["listed_from"].to_numpy(dtype="datetime64[ns]")
+    end = companies["delisted_on"].to_numpy(dtype="datetime64[ns]")
+    keep = (np.isnat(start) | (start <= t)) & (np.isnat(end) | (end > t))
+    keep &= np.isin(companies["status"].to_numpy(dtype=object), list(rules.statuses))
     if rules.commodities:
         want = set(rules.commodities)
-        keep &= companies["commodities"].map(lambda x: bool(set(str(x).split(";")) & want))
-    return companies[keep]
+        comm = companies["commodities"].to_numpy(dtype=object)
+        keep &= np.array([bool(set(str(x).split(";")) & want) for x in comm], dtype=bool)
+    return keep
+
+
+def _seen(frame: pd.DataFrame, tickers: list[str], n: int) -> np.ndarray:
+    """Per ticker: does ``frame`` hold a value in its first ``n`` rows (absent = no)."""
+    cols = frame.columns.get_indexer(pd.Index(tickers))
+    out = np.zeros(len(tickers), dtype=bool)
+    present = np.flatnonzero(cols >= 0)
+    if n and len(present):
+        values = frame.iloc[:n, cols[present]].to_numpy(dtype=float)
+        out[present] = ~np.isnan(values).all(axis=0)
+    return out
 
 
 @dataclass(frozen=True)
@@ -72,16 +93,9 @@ def coverage(
     cand = considered(companies, rules, t)
     tickers = [str(x) for x in cand["ticker"]]
     n = int(market.close.index.searchsorted(t, side="right"))
-
-    def has(frame: pd.DataFrame) -> np.ndarray:
-        cols = frame.columns.get_indexer(pd.Index(tickers))
-        values = frame.to_numpy(dtype=float)[:n]
-        seen = np.asarray(~np.isnan(values).all(axis=0), dtype=bool)
-        return np.array([c >= 0 and n > 0 and bool(seen[c]) for c in cols], dtype=bool)
-
-    priced = has(market.close)
-    volume = has(market.volume.reindex(market.close.index))
-    mkt_shares = has(market.shares.reindex(market.close.index))
+    priced = _seen(market.close, tickers, n)
+    volume = _seen(market.volume.reindex(market.close.index), tickers, n)
+    mkt_shares = _seen(market.shares.reindex(market.close.index), tickers, n)
     shares = _shipped_shares() if shares is None else shares
     facts = set(shares_in_force(shares, t).index)
     fact_shares = cand["company_id"].isin(facts).to_numpy()
@@ -95,6 +109,47 @@ def coverage(
         no_volume=pick(priced & ~volume),
         no_shares=pick(priced & ~mkt_shares & ~fact_shares),
         no_fx=pick(priced & ~fx_ok),
+    )
+
+
+DATA_REASONS = {
+    "no price history": "prices",
+    "float_mcap_usd unknown (no shares outstanding)": "a share count",
+    "adtv_usd unknown (no volume)": "volumes",
+}
+"""Screen reasons that are missing data, not a company failing a rule; and what is missing."""
+
+
+def check_eligible_data(
+    universe: pd.DataFrame,
+    date: str | pd.Timestamp,
+    label: str,
+    needed: int,
+    why_needed: str = "",
+) -> None:
+    """Raise ``MissingDataError`` when fewer than ``needed`` companies are eligible and the ones
+    failing only for want of data (``DATA_REASONS``) would make up the difference: the store is
+    what is short, not the rules. Names what each lacks and how to fill it."""
+    eligible = int(universe["eligible"].astype(bool).sum())
+    if eligible >= needed:
+        return
+    short: dict[str, list[str]] = {what: [] for what in DATA_REASONS.values()}
+    for ticker, text in universe["reasons"].astype(str).items():
+        reasons = [r for r in text.split(";") if r]
+        if reasons and all(r in DATA_REASONS for r in reasons):
+            for r in reasons:
+                short[DATA_REASONS[r]].append(str(ticker))
+    named = sorted({t for names in short.values() for t in names})
+    if eligible + len(named) < needed:
+        return
+    gaps = "; ".join(f"{len(v)} without {k} ({_first(v)})" for k, v in short.items() if v)
+    raise MissingDataError(
+        f"missing data, not a methodology failure: {eligible} companies are eligible at "
+        f"{pd.Timestamp(date).date()}, the methodology needs at least {needed}{why_needed}, and "
+        f"{len(named)} more fail only for want of data in the market ({label}): {gaps}. Fill it with `exchina fetch {' '.join(named[:SHOWN])}"
+        f"{' ...' if len(named) > SHOWN else ''}` (prices, volumes and Yahoo's share-count "
+        "history) or `exchina import FILE...`, or add dated share counts with sources to "
+        "data/shares.csv"
     )
 
 
@@ -116,9 +171,14 @@ def check_coverage(
     ``needed`` are priced (the threshold of the module doc); the message counts what is missing
     (prices, volumes, shares, FX), names the first few and gives the commands that fill it."""
     t = pd.Timestamp(date)
+    tickers = [
+        str(x) for x in companies["ticker"].to_numpy(dtype=object)[_considered(companies, rules, t)]
+    ]
+    n = int(market.close.index.searchsorted(t, side="right"))
+    priced = int(_seen(market.close, tickers, n).sum())
+    if priced == len(tickers) or priced >= needed:
+        return  # the common case, decided from the prices alone (every rebalance runs this)
     cov = coverage(market, rules, companies, t, shares)
-    if not cov.no_price or cov.priced >= needed:
-        return
     gaps = [
         f"{len(names)} without {what} ({_first(names)})"
         for names, what in (
@@ -136,6 +196,7 @@ def check_coverage(
         + f", and the methodology needs at least {needed}{why_needed}. Fill the store with "
         "`exchina fetch --universe` (or `exchina fetch "
         + " ".join(cov.no_price[:SHOWN])
-        + " ...`) or `exchina import FILE...`; or pass a company master of the companies "
-        "you hold; or use `--source demo`"
+        + " ...`) or `exchina import FILE...`; or restrict the company master to the "
+        "companies you hold (`exchina run --companies FILE --facts FILE`, or `companies=` and "
+        "`facts=` in Python); or use `--source demo`"
     )

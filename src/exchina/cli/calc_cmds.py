@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import SourceOpt, StoreOpt
+from exchina.cli.common import AsStoredOpt, ForceOpt, SourceOpt, StoreOpt
 
 
 def calc_cmd(
@@ -27,6 +27,8 @@ def calc_cmd(
     lock_timeout: Annotated[
         float, typer.Option("--lock-timeout", min=0, help="Seconds to wait for another run.")
     ] = 600.0,
+    force: ForceOpt = False,
+    as_stored: AsStoredOpt = None,
 ) -> None:
     """Calculate daily index levels (PR, gross TR, net TR) with corporate actions applied, and
     write levels.csv/.parquet, actions.csv, holdings.csv and manifest.json."""
@@ -34,7 +36,7 @@ def calc_cmd(
     from exchina.ops.calc_run import run_calc
 
     res = run_calc(methodology, out, start, end, source=source, store=store,
-                   lock_timeout=lock_timeout)  # fmt: skip
+                   lock_timeout=lock_timeout, force=force, as_stored=as_stored)  # fmt: skip
     manifest = read_manifest(res.out) or {}
     typer.echo(f"data source: {manifest.get('data_source', '')}")
     span = f"{res.first.date()} to {res.last.date()}"
@@ -60,17 +62,20 @@ def factsheet_cmd(
     pdf: Annotated[
         bool, typer.Option("--pdf/--no-pdf", help="Also print a PDF (Chromium).")
     ] = True,
+    force: ForceOpt = False,
 ) -> None:
     """Write the index factsheet: key facts, trailing and calendar-year returns (PR, TR, NTR,
     benchmark, peer), risk with VaR/CVaR, top 10, weights by stage, country and China-score
     band, weighted China score and confidence through time."""
-    from exchina.backtest.factsheet import factsheet, write_factsheet
+    from exchina.backtest.factsheet import FACTSHEET_FILES, factsheet, write_factsheet
+    from exchina.core.atomic import check_output_folder
     from exchina.core.sources import load_market
     from exchina.index.methodology import load_methodology, resolve_methodology
 
+    check_output_folder(out, FACTSHEET_FILES, force=force)  # before the work, not after
     meth = load_methodology(resolve_methodology(methodology))
     fs = factsheet(meth, load_market(source, str(store) if store else None), date)
-    paths = write_factsheet(fs, out, pdf=pdf)
+    paths = write_factsheet(fs, out, pdf=pdf, force=force)
     typer.echo(f"data source: {fs.label}")
     typer.echo(f"{fs.name}: factsheet as of {fs.date.date()}")
     for p in paths.values():

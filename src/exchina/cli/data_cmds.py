@@ -116,7 +116,7 @@ def import_cmd(
             "currency_inferred": s.currency_inferred,
             "first": f"{s.first:%Y-%m-%d}",
             "last": f"{s.last:%Y-%m-%d}",
-            "rows": len(s.frame),
+            "rows": s.rows,
         }
         for s in report.series
     ]

@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import JsonOpt, MethodologyOpt, SourceOpt, StoreOpt
+from exchina.cli.common import (
+    AsStoredOpt,
+    ForceOpt,
+    JsonOpt,
+    MethodologyOpt,
+    SourceOpt,
+    StoreOpt,
+)
 from exchina.core.errors import ExchinaError
 from exchina.core.inputs import check_year
 
@@ -63,6 +70,8 @@ def run_cmd(
             help="Also publish announcements and run the daily calculation into OUT/calc.",
         ),
     ] = True,
+    force: ForceOpt = False,
+    as_stored: AsStoredOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Do one day's operations: on a review or effective date, refresh, select, optimise and
@@ -77,7 +86,7 @@ def run_cmd(
         res = run_scheduled(
             methodology, out, date, source=source, store=store, refresh=refresh,
             allow_stale=allow_stale, lock_timeout=lock_timeout, companies=companies,
-            facts=facts, log=log,
+            facts=facts, log=log, force=force, as_stored=as_stored,
         )  # fmt: skip
     except ExchinaError as exc:
         log.error(
@@ -92,7 +101,8 @@ def run_cmd(
         raise
     from exchina.ops.daily_run import after_scheduled
 
-    day = after_scheduled(methodology, out, res, source=source, store=store, calc=calc)
+    day = after_scheduled(methodology, out, res, source=source, store=store, calc=calc,
+                          force=force, as_stored=as_stored)  # fmt: skip
     if as_json:
         typer.echo(
             json.dumps(

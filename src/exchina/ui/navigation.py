@@ -51,7 +51,7 @@ def main() -> None:
         for i, (f, t, icon) in enumerate(PAGES)
     ]
     nav = st.navigation(pages)
-    market = layout.guarded(lambda: data.market(data.data_key()))
+    market = layout.guarded(lambda: data.market(layout.market_key()))
     if market is None:
         st.stop()
     layout.banner(market)
