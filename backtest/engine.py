@@ -288,11 +288,11 @@ def run_backtest(
         aum_usd=c.aum_usd,
     )
     for r in sim.unknown_adtv.itertuples(index=False):
-        notes.append(f"{r.date.date()}: {r.ticker} traded with unknown ADTV, charged full impact")
+        notes.append(f"{r.date:%Y-%m-%d}: {r.ticker} traded with unknown ADTV, charged full impact")
     halts = sim.gaps[sim.gaps["rows"] > methodology.schedule.max_price_age_days]
     for g in halts.itertuples(index=False):
         notes.append(
-            f"{g.ticker}: no price {g.first_missing.date()}..{g.last_missing.date()} "
+            f"{g.ticker}: no price {g.first_missing:%Y-%m-%d}..{g.last_missing:%Y-%m-%d} "
             f"({g.rows} rows); held at its last price"
         )
     costs = pd.DataFrame(

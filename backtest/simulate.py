@@ -140,8 +140,9 @@ def simulate_detailed(
     never = np.isnan(P_rb) & held
     if never.any():
         k, i = np.argwhere(never)[0]
-        names = [str(tickers[j]) for j in np.flatnonzero(never[k])]
-        raise MissingDataError(f"no price up to {dates[pos[k]].date()} for weighted names {names}")
+        names = [str(tickers[int(j)]) for j in np.flatnonzero(never[k])]
+        when = pd.Timestamp(dates[int(pos[k])]).date()
+        raise MissingDataError(f"no price up to {when} for weighted names {names}")
     # unit shares: the holdings of one dollar invested at each rebalance
     U = np.divide(W, P_rb, out=np.zeros_like(W), where=held)
     cash = 1.0 - W.sum(axis=1)

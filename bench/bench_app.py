@@ -29,6 +29,7 @@ from browser_support import (
     bare_command,
     free_port,
     launch,
+    navigate,
     serve,
     settle,
 )
@@ -64,11 +65,9 @@ def _switches(browser, url: str) -> tuple[list[tuple[str, float, float]], float]
         for title in order:
             heading = OVERVIEW_TITLE if title == "Overview" else title
             t0 = time.perf_counter()
-            page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-            settle(page, TIMEOUT_S, heading)
+            navigate(page, title, heading, TIMEOUT_S)
             times[title] = time.perf_counter() - t0
-    page.locator("[data-testid=stSidebarNav] a", has_text="Universe").first.click()
-    settle(page, TIMEOUT_S, "Universe")
+    navigate(page, "Universe", "Universe", TIMEOUT_S)
     box = page.get_by_label("Search name or ticker")
     t0 = time.perf_counter()
     box.fill("lynas")

@@ -55,7 +55,9 @@ def main() -> None:
         replay.append(time.perf_counter() - t)
     check = simulate(prices, weights)["level_pr"]
     bt_on = bt_levels.reindex(check.index).dropna()
-    gap = float((check.reindex(bt_on.index) / bt_on * bt_on.iloc[0] / check.iloc[0] - 1).abs().max())
+    gap = float(
+        (check.reindex(bt_on.index) / bt_on * bt_on.iloc[0] / check.iloc[0] - 1).abs().max()
+    )
     o, r = min(ours), min(replay)
     print(f"methodology {meth.name}: {len(weights)} rebalances, {weights.shape[1]} names held")
     print(f"exchina run_backtest (warm)  {o:8.2f} s  ({o / len(weights) * 1e3:.0f} ms a rebalance)")
@@ -63,7 +65,9 @@ def main() -> None:
     print(f"ratio                        {o / r:8.1f}x  (target <= 2x)")
     print(f"levels: exchina price return vs bt replay, max rel. gap {gap:.1e}")
     relaxed = result.relaxation_summary()
-    print(f"rebalances relaxed           {relaxed['rebalances_relaxed']}  ({relaxed['worst_relaxation']})")
+    print(
+        f"rebalances relaxed           {relaxed['rebalances_relaxed']}  ({relaxed['worst_relaxation']})"
+    )
     print(f"index layer share            {result.timings['rebalance_s'] / o:.0%}")
     np.testing.assert_array_less(gap, 1e-6)
 

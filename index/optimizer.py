@@ -35,6 +35,7 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 import pandas as pd
+from cvxpy.error import SolverError
 
 from exchina.core.errors import InfeasibleError, InputError, MissingDataError
 from exchina.core.market import Market
@@ -148,7 +149,11 @@ def build_data(
     tickers = frame.index.astype(str).tolist()
     in_universe = np.asarray(frame.index.isin(eligible.index))
 
-    mcap = pd.to_numeric(frame.get("float_mcap_usd"), errors="coerce")
+    mcap = (
+        pd.to_numeric(frame["float_mcap_usd"], errors="coerce")
+        if "float_mcap_usd" in frame.columns
+        else None
+    )
     if scheme == "equal":
         basis = np.where(in_universe, 1.0, 0.0)
     elif scheme == "tracking":
@@ -346,13 +351,14 @@ def _solve_convex(
             comp.params[k].value = v
         try:
             comp.problem.solve(solver=solver)
-        except cp.error.SolverError:
+        except SolverError:
             return None, "solver_error", float("nan"), hit
         status, value = comp.problem.status, comp.problem.value
         x = None if comp.w.value is None else np.asarray(comp.w.value, dtype=float).copy()
     if x is not None and d.scheme in _HOMOGENEOUS:
         x = x / x.sum() if x.sum() > 0 else None
-    return x, status, (float(value) if value is not None else float("nan")), hit
+    objective = float(value) if isinstance(value, int | float | np.floating) else float("nan")
+    return x, status, objective, hit
 
 
 # ------------------------------------------------------------------ mixed-integer selection
@@ -445,8 +451,8 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
         tie = tie + cp.sum(cp.multiply(priority, z))
     prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(w - w_relaxed)) - TIE_BREAK * tie), cons)
     try:
-        prob.solve(solver="HIGHS", mip_rel_gap=0.0, mip_abs_gap=0.0)
-    except cp.error.SolverError:
+        prob.solve(solver="HIGHS", mip_rel_gap=0.0, mip_abs_gap=0.0, threads=1)
+    except SolverError:
         prob = None
     if prob is None or prob.status not in ("optimal", "optimal_inaccurate") or w.value is None:
         raise InfeasibleError(
@@ -491,7 +497,7 @@ def diagnose_infeasible(d: ProblemData) -> list[str]:
         prob = cp.Problem(cp.Minimize(0), [c for _, c in named])
         try:
             prob.solve(solver="HIGHS")
-        except cp.error.SolverError:
+        except SolverError:
             continue
         if prob.status == "optimal":
             fixers.append(f"{fam} conflicts with the rest: relaxing it makes the problem feasible")
@@ -530,7 +536,7 @@ def _solve(d: ProblemData, solver: str, selection: str, *, diagnose: bool = True
             ub, lb, masks = _select_greedy(d, x_relaxed)
             x, status, value, _ = _solve_convex(d, ub, lb, masks, solver)
             ok = x is not None and status in ("optimal", "optimal_inaccurate")
-            done = ok and not check_constraints(_clean(x), d)
+            done = x is not None and ok and not check_constraints(_clean(x), d)
             stages += ["greedy_selection", "convex_fixed_selection"]
         if not done:
             ub, lb, masks = _select(d, x_relaxed)
@@ -545,6 +551,7 @@ def _solve(d: ProblemData, solver: str, selection: str, *, diagnose: bool = True
     if status == "optimal_inaccurate":
         warn.append(f"{solver} returned optimal_inaccurate")
         warnings.warn(warn[-1], RuntimeWarning, stacklevel=2)
+    assert x is not None  # every path above either solved or raised
     w = _clean(x)
     violations = check_constraints(w, d)
     if violations:

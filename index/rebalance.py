@@ -32,13 +32,12 @@ from exchina.index.exposures import (
     weights_by,
 )
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
-from exchina.index.relaxation import Relaxation
 from exchina.index.schedule import is_rebalance_date, review_date
-from exchina.index.top_up import top_up
 from exchina.universe.rules import STAGES
 
 if TYPE_CHECKING:  # cvxpy (seconds to import) loads when a rebalance is solved
     from exchina.index.optimizer import WeightsResult
+    from exchina.index.relaxation import Relaxation
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
 
@@ -186,11 +185,12 @@ def rebalance(
         facts=facts,
         shares=shares,
     )
+    from exchina.index.optimizer import optimize
+    from exchina.index.top_up import top_up
+
     universe, topped = top_up(universe, m)
     require_eligible_data(universe, m, cutoff, cut.label)
     parent = _parent_weights(m, source, t, market, companies, facts)
-    from exchina.index.optimizer import optimize
-
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
     w = result.weights[result.weights > 0]

@@ -195,6 +195,7 @@ class _Milp:
         h = highspy.Highs()
         for option, value in (
             ("output_flag", False),
+            ("threads", 1),
             ("mip_rel_gap", 0.0),
             ("mip_abs_gap", 0.0),
             ("mip_feasibility_tolerance", 1e-9),

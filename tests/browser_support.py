@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -125,19 +127,50 @@ def watch(page) -> Watch:
     return w
 
 
+SCRIPT_DONE = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    return app !== null && app.getAttribute('data-test-script-state') === 'notRunning'
+        && !document.querySelector('[data-testid=stSpinner]')
+        && !document.querySelector('[data-testid=stStatusWidget]');
+}"""
+
+
 def settle(page, timeout_s: float, title: str | None = None) -> None:
     """Wait until the page shows its title (``title`` when given) and Streamlit has finished the
-    script run (no status widget, no spinner)."""
-    if title is None:
-        page.wait_for_selector("h1", timeout=timeout_s * 1000)
-    else:
-        page.locator("h1", has_text=title).first.wait_for(timeout=timeout_s * 1000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')"
-        " && !document.querySelector('[data-testid=stSpinner]')",
-        timeout=timeout_s * 1000,
-        polling=50,
+    script run: the app root's script state is ``notRunning`` and no spinner shows. (A page draws
+    its title before computing, and Streamlit's running indicator appears only after half a
+    second, so neither alone says the page is complete.)"""
+    try:
+        if title is None:
+            page.wait_for_selector("h1", timeout=timeout_s * 1000)
+        else:
+            page.locator("h1", has_text=title).first.wait_for(timeout=timeout_s * 1000)
+        page.wait_for_function(SCRIPT_DONE, timeout=timeout_s * 1000, polling=50)
+    except PlaywrightTimeout:
+        raise AssertionError(f"not settled on {title!r} in {timeout_s} s: {state(page)}") from None
+
+
+def state(page) -> dict:
+    """What the page shows: headings, spinners, the script state (for a failure message)."""
+    return page.evaluate(
+        """() => ({url: location.href,
+                   h1: [...document.querySelectorAll('h1')].map(e => e.textContent),
+                   spinners: [...document.querySelectorAll('[data-testid=stSpinner]')]
+                       .map(e => e.textContent),
+                   running: !!document.querySelector('[data-testid=stStatusWidget]'),
+                   script: document.querySelector('[data-testid=stApp]')
+                       ?.getAttribute('data-test-script-state')})"""
     )
+
+
+def navigate(page, title: str, heading: str, timeout_s: float) -> None:
+    """Open the page ``title`` from the sidebar and wait until its run has finished and it shows
+    ``heading`` (first until the click's rerun has started, so the previous run's finished state
+    is not taken for the new one)."""
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"() => !({SCRIPT_DONE})()", timeout=5000, polling=20)
+    settle(page, timeout_s, heading)
 
 
 def broken_images(page) -> list[str]:

@@ -9,6 +9,7 @@ Screenshots of every step go to ``tests/_artifacts/`` (gitignored) for a human t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -24,6 +25,7 @@ from browser_support import (
     broken_images,
     free_port,
     launch,
+    navigate,
     serve,
     settle,
     watch,
@@ -40,10 +42,9 @@ FIRST_PAGE_S = 600  # the first page backtests the flagship and its comparison
 PAGE_S = 300
 FLAGSHIP = "exchina Allied Mine-to-Magnet"
 EDITED = f"{FLAGSHIP} (edited)"
-# the target is 2x a bare page once computed; measured 2.5-3.5x on a loaded 2-core machine
-# (a new session re-reads the market and draws several plotly charts), so the test guards 4x
-# until that is met (see bench/bench_app.py for the figures)
-SLOW_FACTOR = 4.0
+# the target: a page, once its results are computed, loads in a new session within twice
+# a bare Streamlit page served the same way (times in tests/_artifacts/page_load_s.json)
+SLOW_FACTOR = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +122,7 @@ def _check(page, where: str) -> None:
 
 
 def _go(page, title: str, heading: str, timeout: float = PAGE_S) -> None:
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-    settle(page, timeout, heading)
+    navigate(page, title, heading, timeout)
 
 
 def _universe_scrolls_sideways(page) -> bool:
@@ -148,7 +148,7 @@ def _edit_and_run(page) -> str:
     page.keyboard.type("45", delay=100)
     page.keyboard.press("Enter")
     page.wait_for_timeout(500)
-    cap = form.get_by_label("Max weight per name %")
+    cap = form.get_by_role("spinbutton", name="Max weight per name %")
     cap.click()
     cap.fill("9")
     cap.press("Tab")
@@ -172,13 +172,18 @@ def test_a_person_walks_the_app(chromium, app_url, bare_s):
     _check(page, "Overview")
     _shot(page, "1_overview")
 
-    # every page once (each computes what it needs the first time)
+    # every page once (each computes what it needs the first time: wait for it)
     for i, (_, title, _) in enumerate(PAGES[1:], start=2):
-        _go(page, title, title)
+        _go(page, title, title, FIRST_PAGE_S)
         _check(page, title)
         if title == "Universe":
             page.wait_for_selector("[data-testid=stDataFrame] .dvn-scroller")
             assert not _universe_scrolls_sideways(page), "Universe table scrolls sideways"
+        if title == "Factsheet":  # the factsheet itself, drawn in its frame
+            sheet = page.frame_locator("iframe").first
+            sheet.get_by_text("Top 10 constituents").wait_for(timeout=PAGE_S * 1000)
+            assert sheet.get_by_text(FLAGSHIP).count() >= 1
+            assert page.get_by_role("button", name="Factsheet (HTML)").count() == 1
         _shot(page, f"{i}_{title.lower()}")
 
     # the methodology form: a stage bound and the cap, then check and run (the bounds grid is
@@ -222,14 +227,14 @@ def test_a_person_walks_the_app(chromium, app_url, bare_s):
 
     # once computed, every page loads within twice a bare Streamlit page (a new session: the
     # flagship is selected again)
-    slow = {}
+    took = {}
     for file, title, _ in PAGES:
         slug = file.removesuffix(".py")
         heading = FLAGSHIP if title == "Overview" else title
         url = f"{app_url}/{slug}" if title != "Overview" else app_url
-        took = min(_load_s(chromium, url, heading) for _ in range(2))
-        if took > SLOW_FACTOR * bare_s:
-            slow[title] = round(took, 2)
+        took[title] = round(min(_load_s(chromium, url, heading) for _ in range(2)), 2)
+    (ARTIFACTS / "page_load_s.json").write_text(json.dumps({"bare": bare_s, **took}, indent=1))
+    slow = {t: s for t, s in took.items() if s > SLOW_FACTOR * bare_s}
     assert slow == {}, f"slower than {SLOW_FACTOR} x bare page ({bare_s:.2f} s): {slow}"
 
     assert seen.outside == [], f"requests left this machine: {seen.outside[:5]}"

@@ -125,24 +125,35 @@ def test_edited_methodology_gets_its_own_name():
 
 
 def test_relaxations_and_missing_prices_are_on_the_pages():
-    from exchina.backtest import resolve_benchmark, run_backtest
-    from exchina.core.sources import load_market
-    from exchina.index.methodology import load_methodology, resolve_methodology
+    """Overview, Weights and Performance show the backtest's structured relaxations
+    (``relaxation_summary()``, one table row per ``relaxations`` row), Weights the latest
+    rebalance's own (``RebalanceResult.relaxations``), and the price gaps."""
+    from exchina.ui import data
 
-    market = load_market("demo")
-    m = load_methodology(resolve_methodology("flagship"))
-    bench, _ = resolve_benchmark(m, market=market)
-    res = run_backtest(m, market, benchmark=bench)
-    from exchina.ui.layout import RELAXED
-
-    relaxed = [n for n in res.notes if any(k in n for k in RELAXED)]
-    assert relaxed or len(res.gaps)  # the demo flagship has relaxations or price gaps to show
+    key = data.data_key()
+    text = data.shipped_texts()["flagship"]
+    res = data.backtest(text, key)
+    reb = data.current_rebalance(text, key)
+    summary = res.relaxation_summary()
+    # the demo flagship relaxes rules (liquidity, top-up) at most rebalances: something to show
+    assert summary["rebalances_relaxed"] > 0 and summary["worst_relaxation"]
+    head = f"rules relaxed at {summary['rebalances_relaxed']} of {len(res.weights)} rebalances"
     for page in ("Overview", "Weights", "Performance"):
         at = _open(None if page == "Overview" else page)
         labels = [e.label for e in at.expander]
         mine = [x for x in labels if x.startswith(f"**{FLAGSHIP}**")]
         assert mine, (page, labels)
-        if relaxed:
-            assert f"rules relaxed at {len(relaxed)} of {len(res.weights)} rebalances" in mine[0]
+        assert head in mine[0] and f"largest: {summary['worst_relaxation']}" in mine[0]
         if len(res.gaps):
             assert f"{len(res.gaps)} stretches where a held name had no price" in mine[0]
+        tables = [d.value for d in at.dataframe if "what gave way" in d.value.columns]
+        assert tables and len(tables[0]) == len(res.relaxations), page
+        assert set(tables[0]["rule"]) == set(res.relaxations["rule"])
+        if page == "Weights":
+            shown = [w.value for w in at.warning if "Rule relaxed at this rebalance" in w.value]
+            assert len(shown) == len(reb.relaxations)
+            assert all(r.text() in w for r, w in zip(reb.relaxations, shown, strict=True))
+        if page == "Performance":
+            metrics = next(d.value for d in at.dataframe if "Max drawdown" in d.value.index)
+            row = metrics.loc["Rebalances with a rule relaxed"]
+            assert row.iloc[0] == str(summary["rebalances_relaxed"])

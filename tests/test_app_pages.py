@@ -108,15 +108,16 @@ def test_universe_rejects_a_bad_company_master_and_keeps_working():
 def test_methodology_form_reports_conflicting_constraints():
     at = _open("Methodology")
     _ok(at)
-    assert at.number_input(key="mf_budget").disabled  # off until its checkbox is ticked
-    at.checkbox(key="mf_budget_on").check().run()
-    assert not at.number_input(key="mf_budget").disabled
-    at.checkbox(key="mf_budget_on").uncheck().run()
+    # off until its checkbox is ticked
+    assert at.number_input(key="mf_max_china_score_avg").disabled
+    at.checkbox(key="mf_on_max_china_score_avg").check().run()
+    assert not at.number_input(key="mf_max_china_score_avg").disabled
+    at.checkbox(key="mf_on_max_china_score_avg").uncheck().run()
     # stage floors of 60% for separation and 60% for metal and magnets: they cannot both hold;
     # the flagship's allowed relaxations cannot help (stage bounds give way by 5 points at most).
     # (A China budget no longer conflicts: researched names documented clean score 0.)
-    stages = list(at.data_editor(key="mf_bounds").value["stage"])
-    at.session_state["mf_bounds"] = {
+    stages = list(at.data_editor(key="mf_stage_bounds").value["stage"])
+    at.session_state["mf_stage_bounds"] = {
         "edited_rows": {
             stages.index(s): {"lower %": 60.0}
             for s in ("separation_refining", "metal_alloy+magnet")
@@ -132,6 +133,35 @@ def test_methodology_form_reports_conflicting_constraints():
     assert at.sidebar.selectbox[0].value == "flagship"  # nothing applied
     at.switch_page(PAGE["Universe"]).run()  # the app is still usable
     _ok(at)
+
+
+def test_methodology_form_is_built_from_the_constraint_registry(monkeypatch):
+    """Every field of ``form_fields()`` has its widget under its label, and a field added to the
+    registry appears, is switched on and applied with no edit of the app."""
+    from exchina.index.constraints import FormField, form_fields
+    from exchina.ui import constraint_form
+    from exchina.ui.layout import CUSTOM_KEY
+
+    extra = FormField("constraints.min_constituents", "Top up to", "names added when fewer pass")
+    monkeypatch.setattr(constraint_form, "form_fields", lambda: [*form_fields(), extra])
+    at = _open("Methodology")
+    _ok(at)
+    shown = {w.label for kind in ("number_input", "checkbox", "selectbox") for w in at.get(kind)}
+    for s in constraint_form.specs():
+        if s.kind == "bounds":
+            assert s.name.removesuffix("_bounds") in at.data_editor(key=f"mf_{s.name}").value
+        else:
+            assert s.label in shown, s.label
+    assert "Max weight per name %" in shown  # a fraction bounded by 1 is entered in percent
+    at.checkbox(key="mf_on_min_constituents").check().run()
+    assert not at.number_input(key="mf_min_constituents").disabled
+    at.number_input(key="mf_min_constituents").set_value(22)
+    at.number_input(key="mf_max_weight").set_value(9.0)
+    at.button[0].click()
+    at.run()
+    assert not at.exception and not _errors(at)
+    text = at.session_state[CUSTOM_KEY]
+    assert "min_constituents = 22" in text and "max_weight = 0.09" in text
 
 
 def test_methodology_form_names_an_invalid_key():

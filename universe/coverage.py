@@ -196,6 +196,7 @@ def check_coverage(
         + f", and the methodology needs at least {needed}{why_needed}. Fill the store with "
         "`exchina fetch --universe` (or `exchina fetch "
         + " ".join(cov.no_price[:SHOWN])
-        + " ...`) or `exchina import FILE...`; or pass a company master of the companies "
-        "you hold; or use `--source demo`"
+        + " ...`) or `exchina import FILE...`; or restrict the company master to the "
+        "companies you hold (`exchina run --companies FILE --facts FILE`, or `companies=` and "
+        "`facts=` in Python); or use `--source demo`"
     )

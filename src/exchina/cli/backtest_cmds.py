@@ -19,7 +19,7 @@ from exchina.cli.common import (
     MethodologyOpt,
     SourceOpt,
     StoreOpt,
-    methodology_path,
+    start_output_run,
 )
 from exchina.core.inputs import parse_date
 
@@ -58,12 +58,10 @@ def backtest(
     report.html."""
     from exchina.backtest import load_events, resolve_benchmark, run_backtest, write_backtest
     from exchina.backtest.output import OUTPUT_FILES
-    from exchina.core.atomic import check_output_folder
     from exchina.core.sources import load_market
     from exchina.index.methodology import load_methodology
 
-    check_output_folder(out, OUTPUT_FILES, force=force)
-    path = methodology_path(methodology)
+    path = start_output_run(out, OUTPUT_FILES, force, methodology)
     meth = load_methodology(path)
     lo, hi = parse_date(start, "--start"), parse_date(end, "--end")
     market = load_market(source, store, as_stored=as_stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,15 @@ def methodology_path(value: str | Path) -> Path:
 
     path = Path(value)
     return path if path.is_file() else resolve_methodology(str(value))
+
+
+def start_output_run(out: Path, owned: Iterable[str], force: bool, methodology: str) -> Path:
+    """The start of every command that writes a methodology's results into ``--out``: refuse a
+    folder holding foreign files before any work (exit 8), then find the methodology file."""
+    from exchina.core.atomic import check_output_folder
+
+    check_output_folder(out, owned, force=force)
+    return methodology_path(methodology)
 
 
 ForceOpt = Annotated[

@@ -21,7 +21,7 @@ from exchina.cli.common import (
     MethodologyOpt,
     SourceOpt,
     StoreOpt,
-    methodology_path,
+    start_output_run,
 )
 from exchina.core.errors import InputError
 from exchina.core.inputs import parse_date
@@ -98,13 +98,11 @@ def rebalance_cmd(
     force: ForceOpt = False,
 ) -> None:
     """Run one rebalance and write constituents, trades and report.json (atomically)."""
-    from exchina.core.atomic import check_output_folder
     from exchina.core.sources import load_market
     from exchina.index.rebalance import REBALANCE_FILES, rebalance, write_rebalance
 
     t = parse_date(date, "--date")
-    check_output_folder(out, REBALANCE_FILES, force=force)
-    path = methodology_path(methodology)
+    path = start_output_run(out, REBALANCE_FILES, force, methodology)
     previous = read_holdings(holdings) if holdings is not None else None
     market = load_market(source, store=store, as_stored=as_stored)
     result = rebalance(t, path, market, previous=previous)

@@ -7,7 +7,9 @@ another's; no optimizer problem is ever cached here (the index layer builds its 
 
 The slow results (the market, backtests, the latest rebalance) are also kept on disk in the user
 cache folder (``exchina.core.resultcache``, keyed by methodology digest, data fingerprint and code
-version), so a relaunch of the app reads them instead of recomputing.
+version), so a relaunch of the app reads them instead of recomputing. While a slow result is
+computed the page (already drawn down to it) shows a spinner naming the work and the seconds
+elapsed.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def _disk(kind: str, key: DataKey, text: str, compute: Callable[[], T], *extra: 
     return ResultCache.default().get_or_compute(kind, parts, compute)
 
 
-@st.cache_data(show_spinner="Loading market data...", max_entries=2)
+@st.cache_data(show_time=True, show_spinner="Loading market data...", max_entries=2)
 def market(key: DataKey) -> Market:
     """The market for ``key``: the store when it holds prices, else the synthetic demo market."""
     return _disk("market", key, "", lambda: load_market(source=key.source, store=key.store))
@@ -123,7 +125,9 @@ def parse_text(text: str, file: str) -> Methodology:
 
 
 @st.cache_data(
-    show_spinner="Running the backtest (first time for this methodology)...", max_entries=16
+    show_time=True,
+    show_spinner="Running the backtest (first time for this methodology)...",
+    max_entries=16,
 )
 def backtest(text: str, key: DataKey) -> BacktestResult:
     """The methodology's backtest over all the market's history, against its own benchmark (the
@@ -172,7 +176,7 @@ def attribution(text: str, key: DataKey, by: str) -> pd.DataFrame:
     return _disk("attribution", key, text, lambda: backtest(text, key).attribution(by), by)
 
 
-@st.cache_data(show_spinner="Rebalancing...", max_entries=16)
+@st.cache_data(show_time=True, show_spinner="Rebalancing...", max_entries=16)
 def current_rebalance(text: str, key: DataKey) -> RebalanceResult:
     """The latest rebalance of the backtest, redone with the holdings drifted up to it, so the
     trades are against what the index held just before."""
@@ -190,7 +194,7 @@ def current_rebalance(text: str, key: DataKey) -> RebalanceResult:
     return _disk("rebalance", key, text, compute)
 
 
-@st.cache_data(show_spinner="Checking the constraints...", max_entries=16)
+@st.cache_data(show_time=True, show_spinner="Checking the constraints...", max_entries=16)
 def check_rebalance(text: str, key: DataKey) -> RebalanceResult:
     """One rebalance at the last scheduled date the market covers: a quick feasibility check
     before a full backtest (raises InfeasibleError naming the conflicts)."""
@@ -204,7 +208,7 @@ def check_rebalance(text: str, key: DataKey) -> RebalanceResult:
     return rebalance(pd.Timestamp(sched["effective"].iloc[-1]), m, mk)
 
 
-@st.cache_data(show_spinner="Building the universe...", max_entries=32)
+@st.cache_data(show_time=True, show_spinner="Building the universe...", max_entries=32)
 def universe(
     date: str,
     text: str,
@@ -272,7 +276,7 @@ def events() -> pd.DataFrame:
 # ----------------------------------------------------------------------------- files
 
 
-@st.cache_data(show_spinner="Writing the HTML report...", max_entries=8)
+@st.cache_data(show_time=True, show_spinner="Writing the HTML report...", max_entries=8)
 def report_html(text: str, key: DataKey) -> str:
     """The self-contained HTML backtest report."""
     return render_report(backtest(text, key), events=events())
@@ -308,7 +312,9 @@ def benchmark_methodology_text(m: Methodology) -> str | None:
     return methodology_text(load_methodology(resolve_methodology(ref)))
 
 
-@st.cache_data(show_spinner="Building the factsheet (first time for this methodology)...")
+@st.cache_data(
+    show_time=True, show_spinner="Building the factsheet (first time for this methodology)..."
+)
 def factsheet_html(text: str, key: DataKey) -> str:
     """The methodology's factsheet at the last price date as one self-contained HTML page."""
     from exchina.backtest.factsheet import factsheet, render_factsheet_html
@@ -337,7 +343,7 @@ def warm(name: str = FLAGSHIP) -> None:
             confidence_exposure(t, key)
 
 
-@st.cache_data(show_spinner="Printing the factsheet to PDF...", max_entries=4)
+@st.cache_data(show_time=True, show_spinner="Printing the factsheet to PDF...", max_entries=4)
 def factsheet_pdf(text: str, key: DataKey) -> bytes:
     """The factsheet printed to PDF by headless Chromium (ExchinaError when Chromium is missing)."""
     import tempfile

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from exchina.backtest.result import BacktestResult
@@ -17,6 +18,9 @@ from exchina.core.errors import ExchinaError, InfeasibleError, InputError
 from exchina.core.market import Market
 from exchina.index.methodology import Methodology
 from exchina.ui import data
+
+if TYPE_CHECKING:  # the relaxation module loads cvxpy (seconds): only for annotations here
+    from exchina.index.relaxation import Relaxation
 
 ACTIVE_KEY = "active_methodology"
 CUSTOM_KEY = "custom_methodology_toml"
@@ -151,30 +155,76 @@ def context() -> Context:
     return Context(key, data.market(key), name, text, data.methodology(text))
 
 
-RELAXED = ("small universe", "relax", "dropped", "lifted")
+def relaxation_notes(res: BacktestResult) -> set[str]:
+    """The backtest notes that repeat a row of its ``relaxations`` (the optimizer's warning for
+    it: ``"<date>: relaxed <rule> by ..."``), so the pages show each relaxation once."""
+    heads = {
+        f"{pd.Timestamp(d).date()}: relaxed {rule} by "
+        for d, rule in zip(res.relaxations["date"], res.relaxations["rule"], strict=True)
+    }
+    return {n for n in res.notes if n[: n.find(" by ") + 4] in heads}
+
+
+def relaxation_table(relaxations: pd.DataFrame) -> pd.DataFrame:
+    """The backtest's relaxations for display: one row per rule that gave way at a rebalance."""
+    return pd.DataFrame(
+        {
+            "rebalance": [pd.Timestamp(d).date() for d in relaxations["date"]],
+            "rule": relaxations["rule"].astype(str),
+            "relaxed by": relaxations["amount"].astype(float),
+            "limit": relaxations["limit"].astype(float),
+            "what gave way": ["; ".join(b) for b in relaxations["breaches"]],
+            "names": [", ".join(n) for n in relaxations["names"]],
+        }
+    )
 
 
 def caveats(res: BacktestResult, where: str) -> None:
-    """What the numbers rest on, on the page itself: rebalances where rules were relaxed or
-    skipped (the backtest's notes) and held names without prices for some days (its gaps,
-    valued at their last price). ``where`` keys the widgets."""
-    relaxed = [n for n in res.notes if any(k in n for k in RELAXED)]
-    other = [n for n in res.notes if n not in relaxed]
+    """What the numbers rest on, on the page itself: the rebalances where rules gave way (the
+    backtest's structured ``relaxations`` and ``relaxation_summary()``), its other notes, and
+    held names without prices for some days (its gaps, valued at their last price). ``where``
+    keys the widgets."""
+    summary = res.relaxation_summary()
+    relaxed = res.relaxations
+    repeated = relaxation_notes(res)
+    notes = [n for n in res.notes if n not in repeated]
     gaps = res.gaps
-    if not (relaxed or other or len(gaps)):
+    if not (len(relaxed) or notes or len(gaps)):
         return
     parts = []
-    if relaxed:
-        parts.append(f"rules relaxed at {len(relaxed)} of {len(res.weights)} rebalances")
-    if other:
-        parts.append(f"{len(other)} other rebalance notes")
+    if len(relaxed):
+        by_rule = relaxed.groupby("rule")["date"].nunique().sort_values(ascending=False)
+        rules = ", ".join(f"{rule} {n}" for rule, n in by_rule.items())
+        parts.append(
+            f"rules relaxed at {summary['rebalances_relaxed']} of {len(res.weights)} rebalances "
+            f"({rules}; largest: {summary['worst_relaxation']})"
+        )
+    if notes:
+        parts.append(f"{len(notes)} other rebalance notes")
     if len(gaps):
         parts.append(
             f"{len(gaps)} stretches where a held name had no price "
-            f"({int(gaps['rows'].sum())} days, valued at its last price)"
+            f"({int(gaps['rows'].sum())} days, valued at their last price)"
         )
     with st.expander(f"**{res.methodology}**: " + "; ".join(parts), icon=":material/info:"):
-        if relaxed or other:
-            st.markdown("\n".join(f"- {n}" for n in relaxed + other))
+        if len(relaxed):
+            st.markdown("**Rules relaxed** (the methodology's `[[constraints.relax]]` order):")
+            st.dataframe(
+                relaxation_table(relaxed), key=f"{where}_relaxed", hide_index=True, width="stretch"
+            )
+        if notes:
+            st.markdown("\n".join(f"- {n}" for n in notes))
         if len(gaps):
             st.dataframe(gaps, key=f"{where}_gaps", hide_index=True, width="stretch")
+
+
+def rebalance_relaxations(relaxations: list[Relaxation], warnings: list[str]) -> None:
+    """The rules that gave way at one rebalance (``RebalanceResult.relaxations``), one warning
+    each, then the optimizer's other warnings (those not repeating a relaxation)."""
+    texts = [r.text() for r in relaxations]
+    for r, text in zip(relaxations, texts, strict=True):
+        names = f" Names: {', '.join(r.names)}." if r.names else ""
+        st.warning(f"**Rule relaxed at this rebalance:** {text}.{names}", icon=":material/tune:")
+    for w in warnings:
+        if w not in texts:
+            st.warning(w)

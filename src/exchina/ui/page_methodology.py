@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 import streamlit as st
 
 from exchina.core.errors import ExchinaError
 from exchina.index.methodology import Methodology
 from exchina.index.rulebook import rulebook_markdown
-from exchina.ui import data, layout
+from exchina.ui import constraint_form, data, layout
 from exchina.ui.edit import MAX_UPLOAD_BYTES, apply_changes, parse_upload
 from exchina.ui.tables import fmt_metric
 
-FORM_PREFIX = "mf_"
+FORM_PREFIX = constraint_form.PREFIX
 FLASH_KEY = "methodology_flash"
 SCHEMES = ["capped_mcap", "equal", "min_variance", "max_diversification", "risk_parity"]
-STAGES = ["mining", "separation_refining", "metal_alloy", "magnet", "recycling"]
 
 
 def _reset_form() -> None:
@@ -26,35 +24,19 @@ def _reset_form() -> None:
         del st.session_state[k]
 
 
-def _bounds_frame(m: Methodology) -> pd.DataFrame:
-    rows = {k: (lo, hi) for k, (lo, hi) in m.constraints.stage_bounds.items()}
-    for s in STAGES:
-        if not any(s in re.split(r"[+]", k) for k in rows):
-            rows[s] = (0.0, 1.0)
-    return pd.DataFrame(
-        [(k, 100 * lo, 100 * hi) for k, (lo, hi) in rows.items()],
-        columns=["stage", "lower %", "upper %"],
-    )
-
-
 def _form(base: Methodology) -> dict | None:
     """The edit form; returns the changes when submitted."""
-    u, c, w, s, k = base.universe, base.constraints, base.weighting, base.schedule, base.costs
+    u, w, s, k = base.universe, base.weighting, base.schedule, base.costs
     # the checkboxes that switch a field on or off sit outside the form, so the field they
     # govern is disabled at once (a form only reruns on submit)
     st.markdown("**Chinese exposure**")
-    a, b, cc = st.columns(3)
-    no_screen = a.checkbox(
+    no_screen = st.checkbox(
         "No China-score screen", value=u.max_china_score is None, key=FORM_PREFIX + "noscreen"
     )
-    budget_on = cc.checkbox(
-        "Cap the weighted China score",
-        value=c.max_china_score_avg is not None,
-        key=FORM_PREFIX + "budget_on",
-    )
+    on = constraint_form.switches(base)
     with st.form("methodology_form"):
         name = st.text_input("Index name", value=base.name, key=FORM_PREFIX + "name")
-        a, b, cc = st.columns(3)
+        a, b = st.columns(2)
         threshold = a.slider(
             "Max China score to enter (0-100)",
             0.0,
@@ -73,47 +55,11 @@ def _form(base: Methodology) -> dict | None:
             help="Domicile or primary listing in China/HK/Macau, a Chinese state-linked holder "
             "at or above the threshold, a Chinese largest holder.",
         )
-        budget = cc.number_input(
-            "Weighted China score at most",
-            0.0,
-            100.0,
-            value=float(c.max_china_score_avg if c.max_china_score_avg is not None else 20.0),
-            key=FORM_PREFIX + "budget",
-            disabled=not budget_on,
-        )
-        st.markdown("**Stage bounds** (share of index weight, percent)")
-        bounds = st.data_editor(
-            _bounds_frame(base),
-            key=FORM_PREFIX + "bounds",
-            hide_index=True,
-            disabled=["stage"],
-            width="stretch",
-            column_config={
-                "lower %": st.column_config.NumberColumn(min_value=0.0, max_value=100.0),
-                "upper %": st.column_config.NumberColumn(min_value=0.0, max_value=100.0),
-            },
-        )
-        st.markdown("**Caps and weighting**")
-        a, b, cc, d = st.columns(4)
-        max_w = a.number_input(
-            "Max weight per name %",
-            0.5,
-            100.0,
-            value=100 * c.max_weight,
-            step=0.5,
-            key=FORM_PREFIX + "max_weight",
-        )
-        min_w = a.number_input(
-            "Min weight per held name %",
-            0.0,
-            50.0,
-            value=100 * c.min_weight,
-            step=0.1,
-            key=FORM_PREFIX + "min_weight",
-        )
-        ucits = b.checkbox("UCITS 5/10/40", value=c.ucits, key=FORM_PREFIX + "ucits")
-        ric = b.checkbox("US RIC 25/5/50", value=c.ric, key=FORM_PREFIX + "ric")
-        scheme = cc.selectbox(
+        st.markdown("**Constraints**")
+        constraints = constraint_form.fields(base, on)
+        st.markdown("**Weighting and schedule**")
+        a, d = st.columns(2)
+        scheme = a.selectbox(
             "Weighting scheme",
             SCHEMES,
             index=SCHEMES.index(w.scheme) if w.scheme in SCHEMES else 0,
@@ -147,11 +93,6 @@ def _form(base: Methodology) -> dict | None:
         submitted = st.form_submit_button("Check and run", type="primary")
     if not submitted:
         return None
-    stage_bounds = {
-        str(r["stage"]): (float(r["lower %"]) / 100, float(r["upper %"]) / 100)
-        for _, r in bounds.iterrows()
-        if (float(r["lower %"]), float(r["upper %"])) != (0.0, 100.0)
-    }
     schedule: dict = {"frequency": freq}
     if freq != s.frequency:
         schedule["months"] = None
@@ -162,14 +103,7 @@ def _form(base: Methodology) -> dict | None:
             "exclude_china_flags": flags,
         },
         "weighting": {"scheme": scheme},
-        "constraints": {
-            "max_weight": max_w / 100,
-            "min_weight": min_w / 100,
-            "ucits": ucits,
-            "ric": ric,
-            "max_china_score_avg": budget if budget_on else None,
-            "stage_bounds": stage_bounds,
-        },
+        "constraints": constraints,
         "schedule": schedule,
         "costs": {"spread_bps": spread, "impact_bps_at_full_adtv": impact, "aum_usd": aum * 1e6},
     }

@@ -64,8 +64,7 @@ def render() -> None:
         )
     else:
         st.markdown("**Binding constraints:** none - the weights equal their basis.")
-    for wmsg in rep["optimizer"]["warnings"]:
-        st.warning(wmsg)
+    layout.rebalance_relaxations(reb.relaxations, rep["optimizer"]["warnings"])
 
     basis = ctx.methodology.constraints.stage_weighting
     st.caption(f"Stage weights here and in the stage bounds use {STAGE_BASIS[basis]}.")

@@ -48,6 +48,8 @@ LABELS = {
     "cost_total": "Trading costs (total)",
     "cost_drag_annual": "Cost drag a year",
     "rebalances": "Rebalances",
+    "rebalances_relaxed": "Rebalances with a rule relaxed",
+    "worst_relaxation": "Largest relaxation (against its limit)",
     "start": "Start",
     "end": "End",
 }
