@@ -561,6 +561,15 @@ class _Spool:
         return pq.read_table(self.folder / f"{year}.parquet", columns=columns).to_pandas()
 
 
+def _year_rows(spool: _Spool, year: int, closes_only: set[str]) -> pd.DataFrame:
+    """One year of spooled rows, a Close-only series' closes stored as adjusted closes."""
+    frame = spool.read(year)
+    auto = (frame["_file"].astype(str) + "|" + frame["ticker"]).isin(closes_only).to_numpy()
+    if not auto.any():
+        return frame
+    return pd.concat([frame[~auto], _closes_only(frame[auto])])
+
+
 def _key_problem(keys: pd.DataFrame, files: list[Path]) -> InputError | None:
     """The first (ticker, date) given twice among ``keys`` (``ticker, date, _file, _row``):
     twice in one file, or in two files of one import."""
@@ -655,14 +664,8 @@ def import_files(
                 raise problem
 
         def parts() -> Iterator[pd.DataFrame]:
-            for year in spool.years():
-                frame = spool.read(year)
-                auto = (frame["_file"].astype(str) + "|" + frame["ticker"]).isin(closes_only)
-                yield (
-                    frame
-                    if not auto.any()
-                    else pd.concat([frame[~auto.to_numpy()], _closes_only(frame[auto.to_numpy()])])
-                )
+            for year in spool.years():  # the generator keeps no reference to a yielded year
+                yield _year_rows(spool, year, closes_only)
 
         with store.lock():
             p_sum = (

@@ -600,6 +600,7 @@ class MarketStore:
                 self._check_currency(currencies, origin)
             for part in parts:
                 clean, _ = validate_prices(part, file=origin, notes=False)
+                del part  # one year of rows in memory at a time, not two
                 unknown = set(clean["ticker"].astype(str)) - set(currencies)
                 if unknown:
                     raise ValueError(f"no currency given for {sorted(unknown)}")
