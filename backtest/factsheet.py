@@ -192,7 +192,7 @@ def factsheet(
     cal["index (NTR)"] = yearly_returns(lv[["level_ntr"]])["level_ntr"]
     risk = risk_figures(lv["level_tr"])
     s = methodology.schedule
-    facts = {
+    key_facts = {
         "Index": methodology.name,
         "Base date and value": f"{lv.index[0]:%Y-%m-%d} at {methodology.base_level:g} "
         f"(methodology base date {methodology.base_date})",
@@ -210,7 +210,7 @@ def factsheet(
     return Factsheet(
         name=methodology.name,
         date=lv.index[-1],
-        key_facts=facts,
+        key_facts=key_facts,
         trailing=trailing_returns(lv, lv.index[-1]).rename(index=SERIES),
         calendar=cal,
         risk=risk,
