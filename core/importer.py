@@ -37,6 +37,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from io import BufferedReader
+from itertools import chain
 from pathlib import Path
 from typing import TypeVar
 
@@ -52,7 +53,7 @@ from exchina.core.inputs import check_ticker
 from exchina.core.store import MarketStore, WriteSummary, price_currencies
 from exchina.core.validate import PRICE_COLUMNS, jump_warnings, validate_prices
 
-BATCH_ROWS = 100_000
+BATCH_ROWS = 50_000
 """Rows of a CSV read, validated and spooled at a time."""
 
 _ALIASES = {
@@ -644,19 +645,14 @@ def import_files(
             spool.close()
         currencies = _one_currency(series)
         fx_frames = {k: pd.concat(v, ignore_index=True) for k, v in fx.items()}
-        checks = [spool.read(y, ["ticker", "date", "_file", "_row"]) for y in spool.years()]
-        checks.append(
-            pd.concat(
-                [f.assign(ticker=f["currency"], _file=i) for (i, _), f in fx_frames.items()]
-                or [pd.DataFrame(columns=["ticker", "date", "_file", "_row"])],
-                ignore_index=True,
-            )
-        )
-        for keys in checks:
+        fx_keys = [f.assign(ticker=f["currency"], _file=i) for (i, _), f in fx_frames.items()]
+        for keys in chain(
+            (spool.read(y, ["ticker", "date", "_file", "_row"]) for y in spool.years()),
+            [pd.concat(fx_keys, ignore_index=True)] if fx_keys else [],
+        ):  # one year's keys at a time
             problem = _key_problem(keys, files)
             if problem is not None:
                 raise problem
-            del keys
 
         def parts() -> Iterator[pd.DataFrame]:
             for year in spool.years():

@@ -26,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import platformdirs
 from filelock import FileLock
@@ -148,7 +148,7 @@ class ResultCache:
             return compute()
         hit = self.get(kind, *parts)
         if hit is not None:
-            return hit  # type: ignore[return-value]
+            return cast(T, hit)  # what this key's compute() stored
         path = self.path(kind, *parts)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +159,7 @@ class ResultCache:
         try:
             hit = self.get(kind, *parts)  # another process may have written it meanwhile
             if hit is not None:
-                return hit  # type: ignore[return-value]
+                return cast(T, hit)  # what this key's compute() stored
             value = compute()
             self.put(kind, value, *parts)
             return value

@@ -133,7 +133,10 @@ class _Reader:
         if kind == "dict":
             return {self.dec(k): self.dec(v) for k, v in value}
         if kind == "model":
-            return _class(value).model_validate(x["json"])  # type: ignore[attr-defined]
+            model = _class(value)
+            if not issubclass(model, BaseModel):
+                raise ValueError(f"refusing to load class {value!r} as a model")
+            return model.model_validate(x["json"])
         if kind == "dataclass":
             cls = _class(value)
             obj = object.__new__(cls)

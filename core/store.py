@@ -13,8 +13,11 @@ adj_close, dividends, splits, volume, currency, currency_inferred``; FX ``date, 
 usd_per_unit``; shares ``date, ticker, shares``; each row with ``source`` and ``stored_at``.
 
 Transactions: every write made while ``lock()`` is held (an import, a fetch, a removal) is merged
-in memory and committed as ONE Delta commit when the outermost ``lock()`` exits, so a SIGKILL, a
-full disk or a damaged neighbour leaves the store at the old version or the new one, never a mix.
+partition by partition into staged Parquet files (``.staging-*.tmp``, never more than one
+partition in memory) and committed as ONE Delta commit when the outermost ``lock()`` exits: the
+files move into the table and one transaction adds them and removes the ones they replace. A
+SIGKILL (which leaves at most unreferenced files), a full disk or a damaged neighbour leaves the
+store at the old version or the new one, never a mix.
 Rows with new keys are appended, rows whose values changed replace the old ones (a revision with
 a new ``stored_at``), identical rows keep their ``stored_at``, and a write that changes nothing
 makes no commit at all (re-importing a file changes no byte). A ticker's rows in another currency
@@ -27,9 +30,12 @@ commit log and every data file and names the repair of each damaged one.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -56,10 +62,6 @@ from exchina.core.validate import PRICE_COLUMNS, parse_dates, validate_prices
 
 # Files are sorted by (ticker, date): small row groups let a read of a few tickers skip the rest.
 ROW_GROUP = 65_536
-# A commit streams its partitions into delta-rs, which keeps a Parquet writer open per partition
-# until the end: small row groups and files bound what each holds (bench/bench_import.py).
-COMMIT_ROW_GROUP = 16_384
-COMMIT_FILE_BYTES = 2 << 20
 _STAMP = [("source", pa.string()), ("stored_at", pa.timestamp("us", tz="UTC"))]
 
 
@@ -181,6 +183,8 @@ DELTA_SCHEMA = pa.schema(
     ]
 )
 """The one Delta table's columns; ``key`` is the ticker (prices, shares) or currency (FX)."""
+PARTITIONS = ["kind", "year"]
+"""Partition columns: their values live in the commit log and the folder names, not the files."""
 
 
 def _to_delta(spec: TableSpec, frame: pd.DataFrame, year: int) -> pa.Table:
@@ -326,49 +330,63 @@ class MarketStore:
             raise os_error(exc, self.root / ".lock") from None
 
     def _commit(self) -> None:
-        """Write every pending partition in one Delta commit (replace-where on the partitions),
-        streamed from the staging files batch by batch: memory stays bounded by a batch."""
-        from deltalake import WriterProperties, write_deltalake
+        """Make every pending partition current in ONE Delta commit: each staged file is moved
+        into the table folder and one transaction adds them and removes the files of the
+        partitions they replace. Nothing is read back into memory, so a commit of many years
+        holds no more than a file's footer. A failure before the commit point (the log entry)
+        removes the moved files again: the store is as it was."""
+        from deltalake import DeltaTable, Schema
+        from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-        files = [self._pending[key] for key in sorted(self._pending)]
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            for path in files:
-                yield from pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP)
-
-        data = pa.RecordBatchReader.from_batches(DELTA_SCHEMA, batches())
-        exists = self._exists()
-        where = " OR ".join(
-            f"(kind = '{kind}' AND year = {year})" for kind, year in sorted(self._pending)
-        )
-        props = WriterProperties(max_row_group_size=COMMIT_ROW_GROUP)
+        now = int(time.time() * 1000)
+        moved: list[Path] = []
         try:
-            if exists:
-                write_deltalake(
-                    str(self.table_path),
-                    data,
-                    partition_by=["kind", "year"],
-                    mode="overwrite",
-                    predicate=where,
-                    writer_properties=props,
-                    target_file_size=COMMIT_FILE_BYTES,
+            adds = []
+            for (kind, year), staged in sorted(self._pending.items()):
+                rel = f"kind={kind}/year={year}/part-{uuid.uuid4().hex}-c000.snappy.parquet"
+                target = self.table_path / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, target)
+                moved.append(target)
+                stats = json.dumps({"numRecords": pq.ParquetFile(target).metadata.num_rows})
+                parts = {"kind": kind, "year": str(year)}
+                adds.append(AddAction(rel, target.stat().st_size, parts, now, True, stats))
+            if self._exists():
+                table = DeltaTable(str(self.table_path))
+                touched = {(kind, str(year)) for kind, year in self._pending}
+                removes = [
+                    RemoveAction(a["path"], True, now, a["size_bytes"],
+                                 {"kind": a["partition.kind"], "year": str(a["partition.year"])})
+                    for a in pa.table(table.get_add_actions(flatten=True)).to_pylist()
+                    if (a["partition.kind"], str(a["partition.year"])) in touched
+                ]  # fmt: skip
+                table.create_write_transaction(
+                    [*adds, *removes], mode="append", schema=DELTA_SCHEMA, partition_by=PARTITIONS
                 )
             else:
-                write_deltalake(
-                    str(self.table_path),
-                    data,
-                    partition_by=["kind", "year"],
-                    mode="append",
-                    writer_properties=props,
-                    target_file_size=COMMIT_FILE_BYTES,
-                )
-        except OSError as exc:
-            raise os_error(exc, self.table_path) from None
-        except Exception as exc:  # delta-rs raises its own error types for I/O failures
-            raise FileSystemError(
-                f"{self.table_path}: the write could not be committed ({exc}); nothing was "
-                "stored (the store is as before). Free space or fix permissions and rerun"
+                create_table_with_add_actions(
+                    str(self.table_path), Schema.from_arrow(DELTA_SCHEMA), adds, mode="append",
+                    partition_by=PARTITIONS,
+                )  # fmt: skip
+        except Exception as exc:
+            self._unmove(moved)
+            if isinstance(exc, OSError):
+                raise os_error(exc, self.table_path) from None
+            raise FileSystemError(  # delta-rs raises its own error types for I/O failures
+                f"{self.table_path}: the write could not be committed ({_first_line(exc)}); "
+                "nothing was stored (the store is as before). Free space or fix permissions "
+                "and rerun"
             ) from None
+
+    def _unmove(self, files: list[Path]) -> None:
+        """Remove data files an uncommitted write moved into the table (and folders it made)."""
+        for path in files:
+            path.unlink(missing_ok=True)
+            for folder in (path.parent, path.parent.parent):
+                try:
+                    folder.rmdir()  # only when empty
+                except OSError:
+                    break
 
     # -- the Delta table -----------------------------------------------------------------------
 
@@ -457,7 +475,8 @@ class MarketStore:
         try:
             self._staging.mkdir(exist_ok=True)
             path = self._staging / f"{spec.name}-{year}.parquet"
-            pq.write_table(_to_delta(spec, frame.reset_index(drop=True), year), path)
+            table = _to_delta(spec, frame.reset_index(drop=True), year).drop_columns(PARTITIONS)
+            pq.write_table(table, path, row_group_size=ROW_GROUP)
         except OSError as exc:
             raise os_error(exc, self.root) from None
         self._pending[(spec.name, year)] = path

@@ -83,10 +83,10 @@ def world(tmp_path_factory, monkeypatch_module) -> dict:
 
     real, memo = calc_run.calculate_index, {}
 
-    def cached(methodology, market, end):
-        key = (float(np.nansum(market.close.to_numpy())), str(end))
+    def cached(methodology, market, end, **data):
+        key = (float(np.nansum(market.close.to_numpy())), str(end), repr(sorted(data.items())))
         if key not in memo:
-            memo[key] = real(methodology, market, end)
+            memo[key] = real(methodology, market, end, **data)
         return memo[key]
 
     monkeypatch_module.setattr(calc_run, "calculate_index", cached)

@@ -35,8 +35,17 @@ def test_an_import_of_several_years_and_tables_is_one_commit(tmp_path: Path) -> 
         st.write_prices(_prices("MP", "2019-12-30", [1.0] * 300), "t")  # 2019 .. 2021
         st.write_fx(fx, "t")
     assert st.version() == 0 and len(st.versions()) == 1
-    assert st.versions()["operation"].tolist() == ["WRITE"]
+    assert st.versions()["operation"].tolist() == ["CREATE TABLE"]  # created with its data
     assert sorted(st.read_prices()["date"].dt.year.unique()) == [2019, 2020, 2021]
+    with st.lock():  # a revision of two years and a new one: one more commit
+        st.write_prices(_prices("MP", "2020-12-31", [2.0] * 300), "t")  # 2020 .. 2022
+    assert st.versions()["operation"].tolist() == ["CREATE TABLE", "WRITE"]
+    px = st.read_prices(["MP"])
+    days = pd.bdate_range("2019-12-30", periods=300).union(pd.bdate_range("2020-12-31", periods=300))
+    assert px["date"].tolist() == list(days)
+    assert px.set_index("date")["close"].loc["2020-12-31":].eq(2.0).all()
+    assert px.set_index("date")["close"].loc[:"2020-12-30"].eq(1.0).all()
+    assert st.verify() == []
 
 
 def test_failure_inside_a_transaction_writes_nothing(tmp_path: Path) -> None:
@@ -206,7 +215,8 @@ def test_disk_full_during_the_commit_leaves_the_store_as_it_was(
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(deltalake, "write_deltalake", full)
+    # the data files are in the table folder by then: they must be taken out again
+    monkeypatch.setattr(deltalake.DeltaTable, "create_write_transaction", full)
     f = _csv(tmp_path.parent / "MP.csv", [3.0, 4.0], "2024-01-03")
     assert main(["import", str(f), "--store", str(tmp_path)]) == 9
     assert "no space left" in capsys.readouterr().err

@@ -71,12 +71,8 @@ COMPANY_COLUMNS = [
     "delisted_on",
     "notes",
 ]
-FACT_COLUMNS = [
-    "fact_id",
-    "company_id",
-    "factor",
-    "value",
-    "counterparty",
+# the columns every sourced fact has after its own (see _SourcedFact)
+_SOURCED_COLUMNS = [
     "effective_from",
     "effective_to",
     "known_from",
@@ -87,22 +83,8 @@ FACT_COLUMNS = [
     "evidence_grade",
     "verified_on",
 ]
-STAGE_FACT_COLUMNS = [
-    "fact_id",
-    "company_id",
-    "stage",
-    "share",
-    "basis",
-    "effective_from",
-    "effective_to",
-    "known_from",
-    "description",
-    "source_title",
-    "source_url",
-    "source_date",
-    "evidence_grade",
-    "verified_on",
-]
+FACT_COLUMNS = ["fact_id", "company_id", "factor", "value", "counterparty", *_SOURCED_COLUMNS]
+STAGE_FACT_COLUMNS = ["fact_id", "company_id", "stage", "share", "basis", *_SOURCED_COLUMNS]
 OPTIONAL_COLUMNS = frozenset({"verified_on"})
 SHARE_COLUMNS = [
     "company_id",
