@@ -150,9 +150,12 @@ def factsheet(
     *,
     benchmark: Any = None,
     peer: Methodology | None = None,
+    companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> Factsheet:
     """The factsheet of ``methodology`` at ``date`` (default: the last price), with the
-    methodology's benchmark and peer unless given (``exchina.backtest.resolve_benchmark``)."""
+    methodology's benchmark and peer unless given (``exchina.backtest.resolve_benchmark``);
+    ``companies``/``facts``: a custom company master and exposure facts (default: shipped)."""
     from exchina.backtest.engine import resolve_benchmark, run_backtest
 
     t = pd.Timestamp(date).normalize() if date is not None else market.as_of
@@ -161,8 +164,9 @@ def factsheet(
     known = market.asof(t)
     if benchmark is None and peer is None:
         benchmark, peer = resolve_benchmark(methodology, None, known)
-    bt = run_backtest(methodology, known, None, t, benchmark=benchmark, peer=peer)
-    ic = calculate_index(methodology, known, t, result=bt)
+    bt = run_backtest(methodology, known, None, t, benchmark=benchmark, peer=peer,
+                      companies=companies, facts=facts)  # fmt: skip
+    ic = calculate_index(methodology, known, t, result=bt, companies=companies, facts=facts)
     lv = ic.levels[list(SERIES)]
     last_w = bt.weights.iloc[-1]
     last_w = last_w[last_w > 0].sort_values(ascending=False)
@@ -188,7 +192,7 @@ def factsheet(
     cal["index (NTR)"] = yearly_returns(lv[["level_ntr"]])["level_ntr"]
     risk = risk_figures(lv["level_tr"])
     s = methodology.schedule
-    facts = {
+    key_facts = {
         "Index": methodology.name,
         "Base date and value": f"{lv.index[0]:%Y-%m-%d} at {methodology.base_level:g} "
         f"(methodology base date {methodology.base_date})",
@@ -206,7 +210,7 @@ def factsheet(
     return Factsheet(
         name=methodology.name,
         date=lv.index[-1],
-        key_facts=facts,
+        key_facts=key_facts,
         trailing=trailing_returns(lv, lv.index[-1]).rename(index=SERIES),
         calendar=cal,
         risk=risk,
