@@ -10,9 +10,15 @@ China-score band, and the weighted China score and evidence confidence at each r
 ``write_factsheet`` writes ``factsheet.html`` and ``factsheet.pdf`` (headless Chromium prints the
 HTML).
 
-Annualisation matches the series: returns over more than a year are annualised with the elapsed
-calendar time (``(end / start) ** (365.25 / days) - 1``), and volatility with the series' own
-number of returns per year (returns / elapsed years: about 261 on a weekday calendar), not 252.
+Annualisation is ``exchina.backtest.annualise``, the same as every other page: returns over more
+than a year are annualised with the elapsed calendar time (``(end / start) ** (365.25 / days) -
+1``), and volatility with the series' own number of returns per year (returns / elapsed years:
+about 261 on a weekday calendar), not 252. Risk figures are ``performance_metrics`` of the level.
+
+The factsheet's series are the daily calculation's index levels (what a calculation agent
+publishes): no transaction costs are charged to an index level. The app's Overview and the
+backtest report show the backtest's total-return level NET of transaction costs, so their CAGR is
+lower by the cost drag; each page names its series (``SERIES_NOTE``).
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from exchina.backtest.annualise import DAYS_PER_YEAR, INDEX_LEVEL
+from exchina.backtest.annualise import periods_per_year as periods_per_year
 from exchina.backtest.daily import calculate_index
 from exchina.backtest.exposures import china_exposure, exposures
-from exchina.backtest.metrics import yearly_returns
+from exchina.backtest.metrics import performance_metrics, yearly_returns
 from exchina.core.atomic import check_output_folder, write_atomic
 from exchina.core.errors import ExchinaError, MissingDataError
 from exchina.core.market import Market
@@ -39,7 +47,8 @@ from exchina.core.market import Market
 if TYPE_CHECKING:
     from exchina.index.methodology import Methodology
 
-DAYS_PER_YEAR = 365.25
+SERIES_NOTE = INDEX_LEVEL
+"""The series the factsheet's figures are of (the Overview's are net of costs)."""
 SERIES = {"level_pr": "Price return", "level_tr": "Total return (gross)",
           "level_ntr": "Net total return"}  # fmt: skip
 ANNUALISATION = (
@@ -68,13 +77,6 @@ class Factsheet:
     synthetic: bool
     annualisation: str
     notes: list[str] = field(default_factory=list)
-
-
-def periods_per_year(levels: pd.Series) -> float:
-    """Returns per calendar year of a level series (its own calendar, not 252)."""
-    s = levels.dropna()
-    years = (s.index[-1] - s.index[0]).days / DAYS_PER_YEAR
-    return (len(s) - 1) / years if years > 0 else math.nan
 
 
 def _growth(s: pd.Series, start: pd.Timestamp, end: pd.Timestamp, annualise: bool) -> float:
@@ -113,29 +115,16 @@ def trailing_returns(levels: pd.DataFrame, date: pd.Timestamp) -> pd.DataFrame:
 
 
 def risk_figures(levels: pd.Series) -> dict[str, Any]:
-    """Volatility (own periods a year), Sharpe (zero rate), maximum drawdown with peak, trough
-    and recovery dates, historical VaR and CVaR of daily returns at 95% and 99% (losses > 0)."""
+    """Volatility (own periods a year), Sharpe (zero rate), CAGR (calendar time), maximum
+    drawdown with peak, trough and recovery dates - all ``performance_metrics`` of the level, as
+    on the Overview - and historical VaR and CVaR of daily returns at 95% and 99% (losses > 0)."""
     s = levels.dropna().astype(float)
     r = s.pct_change().dropna().to_numpy()
-    ppy = periods_per_year(s)
-    vol = float(np.std(r, ddof=1) * math.sqrt(ppy)) if len(r) > 1 else math.nan
-    years = (s.index[-1] - s.index[0]).days / DAYS_PER_YEAR
-    cagr = float((s.iloc[-1] / s.iloc[0]) ** (1 / years) - 1) if years > 0 else math.nan
-    dd = s / s.cummax() - 1.0
-    trough = pd.Timestamp(str(dd.idxmin()))
-    peak = pd.Timestamp(str(s.loc[:trough].idxmax()))
-    after = s.loc[trough:]
-    rec = after[after >= float(s.loc[:peak].iloc[-1])]
-    out: dict[str, Any] = {
-        "volatility": vol,
-        "cagr": cagr,
-        "sharpe": cagr / vol if vol > 0 else math.nan,
-        "max_drawdown": float(dd.min()),
-        "max_drawdown_peak": f"{peak:%Y-%m-%d}",
-        "max_drawdown_trough": f"{trough:%Y-%m-%d}",
-        "max_drawdown_recovery": f"{rec.index[0]:%Y-%m-%d}" if len(rec) else "not recovered",
-        "periods_per_year": ppy,
-    }
+    m = performance_metrics(s)
+    keys = ("volatility", "cagr", "sharpe", "max_drawdown", "max_drawdown_peak",
+            "max_drawdown_trough", "max_drawdown_recovery", "periods_per_year")  # fmt: skip
+    out: dict[str, Any] = {k: m[k] for k in keys}
+    out["max_drawdown_recovery"] = out["max_drawdown_recovery"] or "not recovered"
     for level in (95, 99):
         q = float(np.quantile(r, 1 - level / 100))
         out[f"var_{level}"] = -q
@@ -150,9 +139,12 @@ def factsheet(
     *,
     benchmark: Any = None,
     peer: Methodology | None = None,
+    companies: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> Factsheet:
     """The factsheet of ``methodology`` at ``date`` (default: the last price), with the
-    methodology's benchmark and peer unless given (``exchina.backtest.resolve_benchmark``)."""
+    methodology's benchmark and peer unless given (``exchina.backtest.resolve_benchmark``);
+    ``companies``/``facts``: a custom company master and exposure facts (default: shipped)."""
     from exchina.backtest.engine import resolve_benchmark, run_backtest
 
     t = pd.Timestamp(date).normalize() if date is not None else market.as_of
@@ -161,8 +153,9 @@ def factsheet(
     known = market.asof(t)
     if benchmark is None and peer is None:
         benchmark, peer = resolve_benchmark(methodology, None, known)
-    bt = run_backtest(methodology, known, None, t, benchmark=benchmark, peer=peer)
-    ic = calculate_index(methodology, known, t, result=bt)
+    bt = run_backtest(methodology, known, None, t, benchmark=benchmark, peer=peer,
+                      companies=companies, facts=facts)  # fmt: skip
+    ic = calculate_index(methodology, known, t, result=bt, companies=companies, facts=facts)
     lv = ic.levels[list(SERIES)]
     last_w = bt.weights.iloc[-1]
     last_w = last_w[last_w > 0].sort_values(ascending=False)
@@ -188,7 +181,7 @@ def factsheet(
     cal["index (NTR)"] = yearly_returns(lv[["level_ntr"]])["level_ntr"]
     risk = risk_figures(lv["level_tr"])
     s = methodology.schedule
-    facts = {
+    key_facts = {
         "Index": methodology.name,
         "Base date and value": f"{lv.index[0]:%Y-%m-%d} at {methodology.base_level:g} "
         f"(methodology base date {methodology.base_date})",
@@ -206,7 +199,7 @@ def factsheet(
     return Factsheet(
         name=methodology.name,
         date=lv.index[-1],
-        key_facts=facts,
+        key_facts=key_facts,
         trailing=trailing_returns(lv, lv.index[-1]).rename(index=SERIES),
         calendar=cal,
         risk=risk,
@@ -316,11 +309,12 @@ section {{ break-inside: avoid; }}
 <section><h2>Key facts</h2><table>{facts}</table></section>
 <section><h2>Index levels</h2>{_svg(fs.levels)}</section>
 <section><h2>Trailing returns</h2>{_table(fs.trailing)}
-<p class="note">{html.escape(fs.annualisation)}</p></section>
+<p class="note">{html.escape(fs.annualisation)} Figures are of the {html.escape(SERIES_NOTE)}
+(the backtest on the Overview is net of transaction costs).</p></section>
 <section><h2>Calendar-year returns</h2>{_table(cal)}
 <p class="note">Total return of the index, its benchmark and the peer methodology; the
 last year to date.</p></section>
-<section><h2>Risk (total return level)</h2>{_table(risk, pct=False)}</section>
+<section><h2>Risk (gross total return {html.escape(SERIES_NOTE)})</h2>{_table(risk, pct=False)}</section>
 <section><h2>Top 10 constituents</h2>{_table(top, pct=False)}</section>
 <section><h2>Weights</h2>{groups}</section>
 <section><h2>Weighted China score and evidence confidence at each rebalance</h2>

@@ -2,16 +2,20 @@
 
 Conventions (the same as empyrical's, so the numbers can be checked against it):
 
-* returns are simple returns of consecutive levels; a year is ``periods_per_year`` returns (252
-  for business days) - CAGR is ``(last / first) ** (periods_per_year / n_returns) - 1``;
+* returns are simple returns of consecutive levels; annualisation is ``exchina.backtest.annualise``
+  (the one convention of every page): CAGR by elapsed calendar time,
+  ``(last / first) ** (365.25 / days) - 1``, and a year of returns is the series' own
+  ``periods_per_year`` (returns / elapsed years: about 261 on a weekday calendar, not 252) unless
+  the caller passes one;
 * ``risk_free`` is a rate PER PERIOD (daily for daily data), not an annual one: convert an annual
   rate ``r`` with ``(1 + r) ** (1 / periods_per_year) - 1``;
 * volatility, Sharpe, tracking error use the sample standard deviation (ddof=1), annualised with
   ``sqrt(periods_per_year)``; Sortino's downside deviation is ``sqrt(mean(min(r - rf, 0)^2))``;
   a zero standard deviation gives NaN, never an infinite ratio;
 * the benchmark LEVELS are aligned on the dates both series have, then turned into returns; information ratio = annualised mean
-  active return / tracking error; beta = cov / var; up (down) capture = CAGR of the index on
-  days the benchmark rose (fell) / CAGR of the benchmark on those days.
+  active return / tracking error; beta = cov / var; benchmark and excess CAGR by calendar time on
+  the aligned dates; up (down) capture = growth a year (``periods_per_year`` returns) of the
+  index on days the benchmark rose (fell) / that of the benchmark on those days.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import math
 
 import numpy as np
 import pandas as pd
+
+from exchina.backtest.annualise import calendar_cagr, years_elapsed
+from exchina.backtest.annualise import periods_per_year as own_periods_per_year
 
 PERCENT_METRICS = frozenset(
     {
@@ -45,7 +52,7 @@ def _series(levels: pd.Series | pd.DataFrame, column: str) -> pd.Series:
     return s.dropna().astype(float)
 
 
-def _cagr(r: np.ndarray, ppy: int) -> float:
+def _cagr(r: np.ndarray, ppy: float) -> float:
     if len(r) == 0:
         return math.nan
     growth = float(np.prod(1.0 + r))
@@ -65,12 +72,16 @@ def drawdown_series(levels: pd.Series | pd.DataFrame, column: str = "level_tr") 
 def rolling_volatility(
     levels: pd.Series | pd.DataFrame,
     window: int = 63,
-    periods_per_year: int = 252,
+    periods_per_year: float | None = None,
     column: str = "level_tr",
 ) -> pd.Series:
-    """Annualised volatility of returns over a trailing ``window`` of returns (ddof=1)."""
-    r = _series(levels, column).pct_change()
-    return (r.rolling(window).std() * math.sqrt(periods_per_year)).rename("rolling_volatility")
+    """Annualised volatility of returns over a trailing ``window`` of returns (ddof=1); the
+    window is a count of returns (trading days), annualised with the series' own periods a year
+    unless ``periods_per_year`` is given."""
+    s = _series(levels, column)
+    ppy = own_periods_per_year(s) if periods_per_year is None else periods_per_year
+    r = s.pct_change()
+    return (r.rolling(window).std() * math.sqrt(ppy)).rename("rolling_volatility")
 
 
 def _drawdown_dates(s: pd.Series) -> dict:
@@ -87,7 +98,7 @@ def _drawdown_dates(s: pd.Series) -> dict:
     }
 
 
-def _benchmark_stats(s: pd.Series, bench: pd.Series, ppy: int) -> dict:
+def _benchmark_stats(s: pd.Series, bench: pd.Series, ppy: float) -> dict:
     """Statistics against the benchmark on the dates both LEVEL series have (returns are taken
     after aligning, so a date one calendar lacks never pairs a 2-day return with a 1-day one)."""
     both = pd.concat([s, bench.astype(float)], axis=1, join="inner").dropna()
@@ -100,9 +111,10 @@ def _benchmark_stats(s: pd.Series, bench: pd.Series, ppy: int) -> dict:
     var = float(np.mean((y - y.mean()) ** 2))
     cov = float(np.mean((y - y.mean()) * x))
     up, down = y > 0, y < 0
+    bench_cagr = calendar_cagr(both.iloc[:, 1])
     return {
-        "benchmark_cagr": _cagr(y, ppy),
-        "excess_cagr": _cagr(x, ppy) - _cagr(y, ppy),
+        "benchmark_cagr": bench_cagr,
+        "excess_cagr": calendar_cagr(both.iloc[:, 0]) - bench_cagr,
         "tracking_error": te,
         "information_ratio": _ratio(float(np.mean(active)) * ppy, te),
         "beta": _ratio(cov, var),
@@ -119,7 +131,7 @@ def _benchmark_stats(s: pd.Series, bench: pd.Series, ppy: int) -> dict:
 def performance_metrics(
     levels: pd.Series | pd.DataFrame,
     benchmark: pd.Series | None = None,
-    periods_per_year: int = 252,
+    periods_per_year: float | None = None,
     risk_free: float = 0.0,
     *,
     column: str = "level_tr",
@@ -129,15 +141,16 @@ def performance_metrics(
     """CAGR, volatility, Sharpe, Sortino, max drawdown (with dates), Calmar; against a benchmark
     level series: tracking error, information ratio, beta, up/down capture; with the rebalance
     ``turnover`` (one-way, first row = initial build) and ``cost`` (fraction of value) series of a
-    simulation: average turnover and the cost drag. See the module doc for conventions."""
+    simulation: average turnover and the cost drag. ``periods_per_year``: None (the default) is
+    the series' own; CAGR is always by calendar time. See the module doc for conventions."""
     s = _series(levels, column)
     r = s.pct_change().dropna()
     x = r.to_numpy()
-    ppy = periods_per_year
+    ppy = own_periods_per_year(s) if periods_per_year is None else periods_per_year
     ex = x - risk_free
     sd = float(np.std(ex, ddof=1)) if len(ex) > 1 else math.nan
     downside = float(np.sqrt(np.mean(np.minimum(ex, 0.0) ** 2)) * math.sqrt(ppy)) if len(ex) else 0
-    cagr = _cagr(x, ppy)
+    cagr = calendar_cagr(s)
     out: dict = {
         "start": str(s.index[0].date()),
         "end": str(s.index[-1].date()),
@@ -154,7 +167,7 @@ def performance_metrics(
     out["calmar"] = _ratio(cagr, abs(out["max_drawdown"]))
     if benchmark is not None:
         out |= _benchmark_stats(s, benchmark, ppy)
-    years = len(x) / ppy if len(x) else math.nan
+    years = years_elapsed(s)
     if turnover is not None and len(turnover) > 1:
         later = turnover.iloc[1:]
         out["turnover_per_rebalance"] = float(later.mean())

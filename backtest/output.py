@@ -64,7 +64,7 @@ def _evidence_records(result: BacktestResult) -> list[dict]:
 
 
 def _files(
-    result: BacktestResult, metrics: dict, events: pd.DataFrame | None
+    result: BacktestResult, metrics: dict, events: pd.DataFrame | None, reference_data: dict | None
 ) -> dict[str, Writer | str]:
     src = result.label
     levels = result.levels.reset_index()
@@ -90,6 +90,8 @@ def _files(
         ).to_dict(orient="records"),
         "notes": result.notes,
     }
+    if reference_data is not None:
+        doc["reference_data"] = reference_data
     text = json.dumps(_json_safe(doc), indent=2, default=str)
     return {
         "levels.csv": lambda p: to_csv_safe(
@@ -109,8 +111,10 @@ def write_backtest(
     metrics: dict | None = None,
     events: pd.DataFrame | None = None,
     force: bool = False,
+    reference_data: dict | None = None,
 ) -> Path:
-    """Write the output files into ``out_dir``; returns it.
+    """Write the output files into ``out_dir``; returns it. ``reference_data`` (per reference
+    input, its file and SHA-256: ``ReferenceData.files``) is recorded in ``metrics.json``.
 
     Only the files in ``OUTPUT_FILES`` are written, each replaced atomically; nothing else in
     the folder is touched. A folder holding other files is refused (``OutputFolderError``)
@@ -118,7 +122,7 @@ def write_backtest(
     """
     out = check_output_folder(out_dir, OUTPUT_FILES, force=force)
     m = metrics if metrics is not None else result.metrics()
-    write_outputs(out, _files(result, m, events), force=force)
+    write_outputs(out, _files(result, m, events, reference_data), force=force)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from exchina.backtest.annualise import CONVENTION, NET_OF_COSTS
 from exchina.backtest.events import event_windows
 from exchina.backtest.metrics import PERCENT_METRICS, drawdown_series, rolling_volatility
 from exchina.backtest.result import BacktestResult
@@ -98,6 +99,7 @@ def render_report(
     """The report as one HTML string (metrics default to ``result.metrics()``; event windows are
     drawn when ``events`` is given and the backtest has a benchmark)."""
     m = metrics if metrics is not None else result.metrics()
+    convention = CONVENTION.format(ppy=m.get("periods_per_year", math.nan))
     source = result.label
     charts = _Charts(source)
     lv = result.levels
@@ -199,8 +201,8 @@ td, th {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 {html.escape(result.digest[:12])}. Benchmark: {html.escape(str(result.benchmark_name))}.
 Generated {stamp}.</p>
 <h2>Performance</h2>
-<p class="source">Returns in USD; annualisation {m.get("periods_per_year")} periods a year;
-risk-free {m.get("risk_free_per_period")} per period; metrics on the total-return level.</p>
+<p class="source">Returns in USD; {html.escape(convention)};
+risk-free {m.get("risk_free_per_period")} per period; metrics on the {NET_OF_COSTS}.</p>
 {metric_html}
 {"".join(charts.parts)}
 {"<h2>Export-control events</h2>" + event_html if event_html else ""}

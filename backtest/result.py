@@ -66,9 +66,11 @@ class BacktestResult:
         """The provenance string stamped on every file (``Market.label``)."""
         return self.label
 
-    def metrics(self, periods_per_year: int = 252, risk_free: float = 0.0) -> dict:
-        """``performance_metrics`` on the total-return level against the benchmark, with turnover
-        and cost drag, plus the price-return CAGR and provenance."""
+    def metrics(self, periods_per_year: float | None = None, risk_free: float = 0.0) -> dict:
+        """``performance_metrics`` on the total-return level (NET of transaction costs) against
+        the benchmark, with turnover and cost drag, plus the price-return CAGR and provenance.
+        Annualised as everywhere (``exchina.backtest.annualise``): CAGR by calendar time,
+        volatility with the series' own periods a year unless ``periods_per_year`` is given."""
         bench = self.levels.get("benchmark")
         if bench is not None and bench.isna().all():
             bench = None

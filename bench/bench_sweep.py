@@ -8,6 +8,7 @@ every worker is warmed (imports, calendars, compiled problems) before the clock 
 so.
 
     .venv/bin/python bench/bench_sweep.py [--variants 16] [--workers 1 2] [--years 15]
+    .venv/bin/python bench/bench_sweep.py --in-process --variants 4   # by CPU time, no Dask
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from exchina.ops.sweep import (
     expand_grid,
     parse_grid,
     run_sweep,
+    run_variant,
 )
 
 
@@ -84,11 +86,30 @@ def measure(variants, market, workers: int, start, end) -> dict:
     }
 
 
+def measure_in_process(variants, market, start) -> None:
+    """Variants one after another in this process, by CPU time: the rate a worker reaches when
+    it has a core to itself (steadier than wall time on a shared machine)."""
+    end = market.as_of.strftime("%Y-%m-%d")
+    _warm(market, (market.as_of - pd.DateOffset(years=1)).strftime("%Y-%m-%d"), end)
+    wall, cpu = time.perf_counter(), time.process_time()
+    rows = [run_variant(v, market, start=start) for v in variants]
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    ok = sum(r["status"] == "ok" for r in rows)
+    print(
+        f"in process: {len(rows)} variants ({ok} ok) in {wall:.1f} s wall, {cpu:.1f} s CPU: "
+        f"{len(rows) / cpu:.3f} variants per CPU second, {len(rows) / wall:.3f} per wall second; "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main() -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", type=int, default=16)
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--years", type=int, default=15)
+    ap.add_argument(
+        "--in-process", action="store_true", help="sequential in this process, by CPU time"
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     market = load_market("demo")
@@ -100,6 +121,9 @@ def main() -> list[dict]:
         f"market ({len(market.tickers)} tickers), CPUs {os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
+    if args.in_process:
+        measure_in_process(variants, market, start)
+        return []
     print(
         f"{'workers':>7} {'variants':>8} {'ok':>4} {'seconds':>8} {'var/s':>7} {'s/variant':>9} {'speed-up':>8} {'1,000 (extrap.)':>16}"
     )

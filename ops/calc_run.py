@@ -27,6 +27,7 @@ from exchina.ops.calc_output import (
     read_levels,
     recover,
 )
+from exchina.ops.reference import ReferenceData
 
 
 def _date(value: str | pd.Timestamp | None, field: str) -> pd.Timestamp | None:
@@ -52,14 +53,19 @@ def run_calc(
     as_stored: str | int | None = None,
     companies: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
+    reference: ReferenceData | None = None,
 ) -> CalcCommit:
     """Calculate and commit the levels of ``[start, end]`` (default: from the first rebalance to
     the last price) into ``out``; ``market`` overrides ``source``/``store`` (tests, the app);
-    ``companies``/``facts``: a custom company master and exposure facts (default: shipped).
+    ``companies``/``facts``: a custom company master and exposure facts (default: shipped);
+    ``reference``: the master and facts loaded from files (``load_reference``; overrides
+    ``companies``/``facts``), whose paths and SHA-256 the manifest records.
 
     ``out`` holding files a calculation does not write is refused (``OutputFolderError``)
     unless ``force`` (writes beside them, deletes nothing). ``as_stored`` reads the store as
     it was at that version or time; the store version read is recorded in the manifest."""
+    if reference is not None:
+        companies, facts = reference.companies, reference.facts
     lo, hi = _date(start, "from"), _date(end, "to")
     if lo is not None and hi is not None and lo > hi:
         raise InputError(f"--from {lo.date()} is after --to {hi.date()}", field="from")
@@ -107,6 +113,8 @@ def run_calc(
             "store_version": mkt.meta.get("store_version"),
             "notes": ic.notes,
         }
+        if reference is not None:
+            meta["reference_data"] = reference.files
         return commit_calc(out, levels, acts, hold, meta)
     finally:
         lock.release()

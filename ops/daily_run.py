@@ -22,6 +22,7 @@ from exchina.index.schedule import rebalance_dates
 from exchina.ops.announce import announcement_date, write_final, write_proforma
 from exchina.ops.calc_output import CalcCommit
 from exchina.ops.calc_run import run_calc
+from exchina.ops.reference import load_reference
 from exchina.ops.scheduled_run import CALC_FOLDER, ScheduledRun, current_revision, run_scheduled
 
 
@@ -65,17 +66,22 @@ def after_scheduled(
     calc: bool = True,
     force: bool = False,
     as_stored: str | int | None = None,
+    companies: str | Path | None = None,
+    facts: str | Path | None = None,
 ) -> DayRun:
     """Steps 2 and 3 of the day, after the scheduled cycle ``res`` (the CLI runs that first);
-    ``force`` and ``as_stored`` as for ``run_scheduled``."""
+    ``force``, ``as_stored``, ``companies`` and ``facts`` as for ``run_scheduled`` (the
+    announcements publish the revision the scheduled cycle made from that master; the daily
+    calculation selects with it and records the files in its manifest)."""
     t = res.date
     published = publish_announcements(methodology, out, t)
     messages = [f"published announcements/{p.parent.name}/{p.name}" for p in published]
     done = None
     if calc and t.weekday() < 5:
+        ref = load_reference(companies, facts)
         market = load_market(source, str(store) if store else None, as_stored=as_stored).asof(t)
         done = run_calc(methodology, Path(out) / CALC_FOLDER, None, min(t, market.as_of),
-                        market=market, force=force)  # fmt: skip
+                        market=market, force=force, reference=ref)  # fmt: skip
         messages.append(
             f"calculation {done.status} through {done.last.date()} (revision {done.revision}, "
             f"{Path(out) / CALC_FOLDER})"
@@ -93,10 +99,14 @@ def run_day(
     calc: bool = True,
     force: bool = False,
     as_stored: str | int | None = None,
+    companies: str | Path | None = None,
+    facts: str | Path | None = None,
     **scheduled: Any,
 ) -> DayRun:
     """One day of operations (see the module doc); ``scheduled`` goes to ``run_scheduled``."""
     res = run_scheduled(methodology, out, date, source=source, store=store, force=force,
-                        as_stored=as_stored, **scheduled)  # fmt: skip
+                        as_stored=as_stored, companies=companies, facts=facts,
+                        **scheduled)  # fmt: skip
     return after_scheduled(methodology, out, res, source=source, store=store, calc=calc,
-                           force=force, as_stored=as_stored)  # fmt: skip
+                           force=force, as_stored=as_stored, companies=companies,
+                           facts=facts)  # fmt: skip

@@ -68,13 +68,13 @@ from exchina.core.errors import (
 )
 from exchina.core.inputs import parse_date
 from exchina.core.market import Market
-from exchina.core.paths import data_file
 from exchina.core.sources import SOURCES, load_market, resolve_source
 from exchina.core.store import MarketStore
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.rebalance import RebalanceResult, rebalance, write_rebalance
 from exchina.index.schedule import rebalance_dates
 from exchina.ops.announce import FOLDER as ANNOUNCE_FOLDER
+from exchina.ops.reference import load_reference, sha256_file
 from exchina.ops.runlog import RunLog
 
 MANIFEST = "manifest.json"
@@ -147,15 +147,6 @@ def scheduled_role(
 
 
 # ------------------------------------------------------------------------------ fingerprints
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def data_fingerprint(market: Market) -> str:
@@ -440,24 +431,6 @@ def _previous_holdings(out: Path, effective: pd.Timestamp) -> tuple[pd.Series | 
 # ------------------------------------------------------------------------------ the run
 
 
-def _reference_files(
-    companies: Path | None, facts: Path | None
-) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
-    """Load and validate the company master and facts (before anything is written); the
-    shipped ``shares.csv`` is hashed too, as it feeds float market caps."""
-    from exchina.universe import load_companies, load_facts
-
-    paths = {
-        "companies": companies or data_file("companies.csv"),
-        "facts": facts or data_file("exposure_facts.csv"),
-        "shares": data_file("shares.csv"),
-    }
-    comp = load_companies(paths["companies"])
-    frames = {"companies": comp, "facts": load_facts(paths["facts"], companies=comp)}
-    info = {k: {"file": str(p), "sha256": sha256_file(p)} for k, p in paths.items()}
-    return frames, info
-
-
 def refresh_tickers(companies: pd.DataFrame, methodology: Methodology) -> list[str]:
     """Tickers a refresh downloads: every listed company, plus the benchmark ticker if any."""
     live = companies[(companies["status"] != "delisted") & companies["delisted_on"].isna()]
@@ -552,10 +525,8 @@ def run_scheduled(
         log.info("run.not_scheduled", date=t.date(), message=msg)
         return ScheduledRun("not_scheduled", t, msg)
     kind, review, effective = role
-    frames, ref_info = _reference_files(
-        Path(companies) if companies else None,
-        Path(facts) if facts else None,
-    )
+    ref = load_reference(companies, facts)  # validated before anything is written
+    frames, ref_info = {"companies": ref.companies, "facts": ref.facts}, ref.files
     lock = _lock(out, lock_timeout, log)
     try:
         log.info("lock.acquired", path=out / LOCK_FILE)

@@ -230,7 +230,7 @@ def backtest_metric_names() -> list[str]:
     up = pd.Series(range(300), index=idx, dtype=float)
     levels = pd.DataFrame({"level_pr": 100 + up % 7 + up / 10, "level_tr": 100 + up % 5 + up / 9})
     flows = pd.Series([0.5, 0.2, 0.1], index=idx[[0, 100, 200]])
-    out = performance_metrics(levels, None, 252, 0.0, turnover=flows, cost=flows / 100)
+    out = performance_metrics(levels, None, None, 0.0, turnover=flows, cost=flows / 100)
     names = {k for k, v in out.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     names |= {"cagr_price_return", "rebalances", "seconds"}
     names |= {"time_rebalance_s", "time_simulate_and_data_s"}

@@ -205,7 +205,9 @@ def test_every_page_renders_and_cached_pages_are_fast():
     at = _open()  # Overview: runs the flagship and its peer methodology
     _ok(at)
     labels = [m.label for m in at.metric]
-    assert "CAGR (total return)" in labels and any("China score" in x for x in labels)
+    assert "CAGR (total return, net of costs)" in labels
+    assert any("China score" in x for x in labels)
+    assert any("net of transaction costs" in c.value and "Factsheet" in c.value for c in at.caption)
     assert "Benchmark methodology" in labels
     assert any("Data source" in i.value and "SYNTHETIC" in i.value for i in at.info)
     for title in ("Weights", "Performance", "Downloads", "Universe", "Methodology", "Overview"):

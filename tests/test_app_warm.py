@@ -35,7 +35,7 @@ def test_a_warmed_app_opens_overview_without_computing_or_reading(monkeypatch):
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "exchina Allied Mine-to-Magnet"
-    assert any(m.label == "CAGR (total return)" for m in at.metric)
+    assert any(m.label == "CAGR (total return, net of costs)" for m in at.metric)
     assert any(m.label == "Benchmark methodology" for m in at.metric)
 
 

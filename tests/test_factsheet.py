@@ -5,6 +5,7 @@ synthetic label on every printed page."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,3 +74,51 @@ def test_cli_factsheet_writes_html_and_pdf_with_every_section(tmp_path, capsys) 
     assert len(reader.pages) >= 2
     for i, p in enumerate(reader.pages):
         assert "SYNTHETIC DATA" in p.extract_text(), f"page {i + 1} lacks the synthetic label"
+
+
+def test_overview_and_factsheet_agree_on_the_same_result(tmp_path) -> None:
+    """The Overview's headline figures (``BacktestResult.metrics()``, what ``data.metrics``
+    shows) and the factsheet's risk and since-base return, for the same methodology and date: on
+    the same series they are equal to float precision; the two pages show different series (the
+    backtest net of transaction costs, the index level without costs), and each says which."""
+    from exchina.backtest.annualise import INDEX_LEVEL, NET_OF_COSTS
+    from exchina.backtest.engine import resolve_benchmark, run_backtest
+    from exchina.backtest.factsheet import factsheet, render_factsheet_html
+    from exchina.backtest.metrics import performance_metrics
+    from exchina.core.sources import load_market
+    from exchina.index.methodology import load_methodology
+
+    text = methodology_file("flagship").read_text(encoding="utf-8")
+    path = tmp_path / "short.toml"
+    path.write_text(text.replace("base_date = 2012-12-31", "base_date = 2021-01-01"))
+    m = load_methodology(path)
+    market = load_market(source="demo").asof(pd.Timestamp("2026-03-31"))
+    bench, peer = resolve_benchmark(m, None, market)
+    res = run_backtest(m, market, None, "2026-03-31", benchmark=bench, peer=peer)
+    overview = res.metrics()
+    fs = factsheet(m, market, "2026-03-31", benchmark=bench, peer=peer)
+    keys = ("cagr", "volatility", "max_drawdown", "sharpe", "periods_per_year")
+    # the factsheet's way on the Overview's series gives the Overview's numbers ...
+    same = risk_figures(res.levels["level_tr"])
+    for k in keys:
+        assert same[k] == pytest.approx(overview[k], rel=1e-12), k
+    # ... and the Overview's way on the factsheet's series gives the factsheet's numbers
+    theirs = performance_metrics(fs.levels["level_tr"])
+    for k in keys:
+        assert fs.risk[k] == pytest.approx(theirs[k], rel=1e-12), k
+    assert fs.trailing.loc["Total return (gross)", "Since base ann."] == pytest.approx(
+        fs.risk["cagr"], rel=1e-12
+    )
+    # by hand: calendar-time CAGR and the series' own returns a year, not 252
+    s = res.levels["level_tr"].dropna()
+    years = (s.index[-1] - s.index[0]).days / 365.25
+    assert overview["cagr"] == pytest.approx((s.iloc[-1] / s.iloc[0]) ** (1 / years) - 1)
+    r = s.pct_change().dropna()
+    assert overview["volatility"] == pytest.approx(r.std() * math.sqrt(len(r) / years))
+    # different series where costs were charged; each page names its own
+    if overview["cost_total"] > 0:
+        assert overview["cagr"] < fs.risk["cagr"]
+    assert INDEX_LEVEL in render_factsheet_html(fs)
+    page = Path(__file__).parents[1] / "src/exchina/ui/page_overview.py"
+    assert "NET_OF_COSTS" in page.read_text(encoding="utf-8")  # the Overview names its series
+    assert "net of" in NET_OF_COSTS and "no transaction costs" in INDEX_LEVEL

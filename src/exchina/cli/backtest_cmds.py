@@ -1,7 +1,7 @@
 """CLI command ``backtest`` (registered on the root app by ``register``).
 
 ``exchina backtest --methodology FILE --out DIR [--start D] [--end D] [--source store|demo|auto]
-[--store DIR] [--benchmark T|none] [--no-peer]`` runs the methodology point in time and writes
+[--store DIR] [--benchmark T|none] [--no-peer] [--companies CSV --facts CSV]`` runs the methodology point in time and writes
 levels, weights, metrics and an HTML report into DIR atomically (nothing written on error).
 """
 
@@ -15,6 +15,8 @@ import typer
 from exchina.cli.common import (
     FLAGSHIP,
     AsStoredOpt,
+    CompaniesOpt,
+    FactsOpt,
     ForceOpt,
     MethodologyOpt,
     SourceOpt,
@@ -52,6 +54,8 @@ def backtest(
             help="Also run the [benchmark] methodology beside it (China-exposure comparison).",
         ),
     ] = True,
+    companies: CompaniesOpt = None,
+    facts: FactsOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Backtest a methodology and write levels.csv/.parquet, weights.parquet, metrics.json and
@@ -60,17 +64,21 @@ def backtest(
     from exchina.backtest.output import OUTPUT_FILES
     from exchina.core.sources import load_market
     from exchina.index.methodology import load_methodology
+    from exchina.ops.reference import load_reference
 
     path = start_output_run(out, OUTPUT_FILES, force, methodology)
     meth = load_methodology(path)
+    ref = load_reference(companies, facts)
     lo, hi = parse_date(start, "--start"), parse_date(end, "--end")
     market = load_market(source, store, as_stored=as_stored)
     bench, other = resolve_benchmark(meth, benchmark, market, relative_to=path)
     result = run_backtest(
-        meth, market, lo, hi, benchmark=bench, peer=other if peer else None, progress=True
-    )
+        meth, market, lo, hi, benchmark=bench, peer=other if peer else None, progress=True,
+        companies=ref.companies, facts=ref.facts,
+    )  # fmt: skip
     metrics = result.metrics()
-    folder = write_backtest(result, out, metrics=metrics, events=load_events(), force=force)
+    folder = write_backtest(result, out, metrics=metrics, events=load_events(), force=force,
+                            reference_data=ref.files)  # fmt: skip
     typer.echo(f"data source: {result.label}")
     typer.echo(
         f"{result.methodology}: {metrics['start']} to {metrics['end']}, "

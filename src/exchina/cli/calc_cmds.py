@@ -1,6 +1,7 @@
 """CLI commands ``calc`` (daily PR, TR and net TR levels into a folder) and ``factsheet``.
 
-``exchina calc --methodology M [--from D] [--to D] --out DIR [--source S] [--store DIR]``
+``exchina calc --methodology M [--from D] [--to D] --out DIR [--source S] [--store DIR]
+[--companies CSV --facts CSV]``
 (see ``exchina.ops.calc_run``): re-running the same days writes nothing, later days are
 appended, a changed history becomes a new revision with the old one kept.
 """
@@ -12,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from exchina.cli.common import AsStoredOpt, ForceOpt, SourceOpt, StoreOpt
+from exchina.cli.common import (
+    AsStoredOpt,
+    CompaniesOpt,
+    FactsOpt,
+    ForceOpt,
+    SourceOpt,
+    StoreOpt,
+)
 
 
 def calc_cmd(
@@ -29,14 +37,19 @@ def calc_cmd(
     ] = 600.0,
     force: ForceOpt = False,
     as_stored: AsStoredOpt = None,
+    companies: CompaniesOpt = None,
+    facts: FactsOpt = None,
 ) -> None:
     """Calculate daily index levels (PR, gross TR, net TR) with corporate actions applied, and
     write levels.csv/.parquet, actions.csv, holdings.csv and manifest.json."""
     from exchina.ops.calc_output import read_manifest
     from exchina.ops.calc_run import run_calc
+    from exchina.ops.reference import load_reference
 
+    ref = load_reference(companies, facts)  # validated before anything is written
     res = run_calc(methodology, out, start, end, source=source, store=store,
-                   lock_timeout=lock_timeout, force=force, as_stored=as_stored)  # fmt: skip
+                   lock_timeout=lock_timeout, force=force, as_stored=as_stored,
+                   reference=ref)  # fmt: skip
     manifest = read_manifest(res.out) or {}
     typer.echo(f"data source: {manifest.get('data_source', '')}")
     span = f"{res.first.date()} to {res.last.date()}"
@@ -62,6 +75,8 @@ def factsheet_cmd(
     pdf: Annotated[
         bool, typer.Option("--pdf/--no-pdf", help="Also print a PDF (Chromium).")
     ] = True,
+    companies: CompaniesOpt = None,
+    facts: FactsOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Write the index factsheet: key facts, trailing and calendar-year returns (PR, TR, NTR,
@@ -71,10 +86,13 @@ def factsheet_cmd(
     from exchina.core.atomic import check_output_folder
     from exchina.core.sources import load_market
     from exchina.index.methodology import load_methodology, resolve_methodology
+    from exchina.ops.reference import load_reference
 
     check_output_folder(out, FACTSHEET_FILES, force=force)  # before the work, not after
     meth = load_methodology(resolve_methodology(methodology))
-    fs = factsheet(meth, load_market(source, str(store) if store else None), date)
+    ref = load_reference(companies, facts)
+    market = load_market(source, str(store) if store else None)
+    fs = factsheet(meth, market, date, companies=ref.companies, facts=ref.facts)
     paths = write_factsheet(fs, out, pdf=pdf, force=force)
     typer.echo(f"data source: {fs.label}")
     typer.echo(f"{fs.name}: factsheet as of {fs.date.date()}")

@@ -65,3 +65,14 @@ AsStoredOpt = Annotated[
         "`exchina data versions` lists them.",
     ),
 ]
+CompaniesOpt = Annotated[
+    Path | None, typer.Option("--companies", help="Company master CSV (default: shipped).")
+]
+FactsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--facts",
+        help="Exposure facts CSV (default: shipped); with --companies, facts of that master's "
+        "companies only.",
+    ),
+]

@@ -10,6 +10,8 @@ import typer
 
 from exchina.cli.common import (
     AsStoredOpt,
+    CompaniesOpt,
+    FactsOpt,
     ForceOpt,
     JsonOpt,
     MethodologyOpt,
@@ -54,12 +56,8 @@ def run_cmd(
             help="Seconds to wait for another run on the same folder (then exit 6).",
         ),
     ] = 600.0,
-    companies: Annotated[
-        Path | None, typer.Option("--companies", help="Company master CSV (default: shipped).")
-    ] = None,
-    facts: Annotated[
-        Path | None, typer.Option("--facts", help="Exposure facts CSV (default: shipped).")
-    ] = None,
+    companies: CompaniesOpt = None,
+    facts: FactsOpt = None,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Log one JSON object per line on stderr.")
     ] = False,
@@ -102,7 +100,8 @@ def run_cmd(
     from exchina.ops.daily_run import after_scheduled
 
     day = after_scheduled(methodology, out, res, source=source, store=store, calc=calc,
-                          force=force, as_stored=as_stored)  # fmt: skip
+                          force=force, as_stored=as_stored, companies=companies,
+                          facts=facts)  # fmt: skip
     if as_json:
         typer.echo(
             json.dumps(

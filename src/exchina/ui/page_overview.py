@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from exchina.backtest import drawdown_series
+from exchina.backtest.annualise import CONVENTION, INDEX_LEVEL, NET_OF_COSTS
 from exchina.backtest.series import benchmark_series_label
 from exchina.ui import charts, data, layout
 from exchina.ui.tables import fmt_metric
@@ -24,13 +25,19 @@ def render() -> None:
     layout.caveats(res, "overview")
     bench = benchmark_series_label(res) or "none"
     cols = st.columns(5)
-    cols[0].metric("CAGR (total return)", fmt_metric("cagr", met["cagr"]))
+    cols[0].metric("CAGR (total return, net of costs)", fmt_metric("cagr", met["cagr"]))
     cols[1].metric("Volatility", fmt_metric("volatility", met["volatility"]))
     cols[2].metric("Max drawdown", fmt_metric("max_drawdown", met["max_drawdown"]))
     cols[3].metric("Sharpe ratio", fmt_metric("sharpe", met["sharpe"]))
     cols[4].metric(
         f"Excess CAGR vs {bench}",
         fmt_metric("excess_cagr", met.get("excess_cagr")),
+    )
+    drag = fmt_metric("cost_drag_annual", met.get("cost_drag_annual"))
+    st.caption(
+        f"Figures of the {NET_OF_COSTS} (cost drag {drag} a year). The Factsheet shows the "
+        f"{INDEX_LEVEL}, so its returns are higher by the costs. "
+        f"{CONVENTION.format(ppy=met['periods_per_year'])}."
     )
 
     lv = res.levels.rename(columns={"level_tr": m.name, "benchmark": bench})

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from exchina.backtest import BacktestResult, drawdown_series, event_windows, rolling_volatility
+from exchina.backtest.annualise import CONVENTION, NET_OF_COSTS, periods_per_year
 from exchina.backtest.metrics import yearly_returns
 from exchina.backtest.series import benchmark_series_label
 from exchina.ui import charts, data, layout
@@ -121,9 +122,10 @@ def render() -> None:
     for n, (_, r) in results.items():
         layout.caveats(r, f"performance_{n}")
     st.subheader("Metrics")
+    main_ppy = periods_per_year(main.levels["level_tr"])
     st.caption(
-        "Total-return levels in USD; 252 periods a year, zero risk-free rate; against each "
-        "methodology's own benchmark."
+        f"Total-return levels in USD ({NET_OF_COSTS}); {CONVENTION.format(ppy=main_ppy)}; zero "
+        "risk-free rate; against each methodology's own benchmark."
     )
     table = metrics_table({names[n]: data.metrics(t, ctx.key) for n, (t, _) in results.items()})
     st.dataframe(
