@@ -41,7 +41,9 @@ def test_an_import_of_several_years_and_tables_is_one_commit(tmp_path: Path) -> 
         st.write_prices(_prices("MP", "2020-12-31", [2.0] * 300), "t")  # 2020 .. 2022
     assert st.versions()["operation"].tolist() == ["CREATE TABLE", "WRITE"]
     px = st.read_prices(["MP"])
-    days = pd.bdate_range("2019-12-30", periods=300).union(pd.bdate_range("2020-12-31", periods=300))
+    days = pd.bdate_range("2019-12-30", periods=300).union(
+        pd.bdate_range("2020-12-31", periods=300)
+    )
     assert px["date"].tolist() == list(days)
     assert px.set_index("date")["close"].loc["2020-12-31":].eq(2.0).all()
     assert px.set_index("date")["close"].loc[:"2020-12-30"].eq(1.0).all()
