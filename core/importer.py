@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import ctypes
+import gc
 import gzip
 import tempfile
 import warnings
@@ -570,6 +572,20 @@ def _year_rows(spool: _Spool, year: int, closes_only: set[str]) -> pd.DataFrame:
     return pd.concat([frame[~auto], _closes_only(frame[auto])])
 
 
+def _release_memory() -> None:
+    """Hand freed memory back to the system between phases of a large import: the read phase
+    leaves many small freed blocks (Python objects of the CSV batches) that the allocators keep
+    otherwise, and the per-year merge would grow on top of them (glibc's ``malloc_trim``;
+    nothing where it does not exist)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return
+    trim(0)
+
+
 def _key_problem(keys: pd.DataFrame, files: list[Path]) -> InputError | None:
     """The first (ticker, date) given twice among ``keys`` (``ticker, date, _file, _row``):
     twice in one file, or in two files of one import."""
@@ -662,9 +678,12 @@ def import_files(
             problem = _key_problem(keys, files)
             if problem is not None:
                 raise problem
+        keys = None  # the last year's keys
+        _release_memory()
 
         def parts() -> Iterator[pd.DataFrame]:
             for year in spool.years():  # the generator keeps no reference to a yielded year
+                _release_memory()
                 yield _year_rows(spool, year, closes_only)
 
         with store.lock():
