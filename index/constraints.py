@@ -164,11 +164,34 @@ class CapsAndFloors:
         return out
 
 
+# ------------------------------------------------------ rules with no expression of their own
+
+
+class NoExpression:
+    """Defaults for a rule with no term in the convex problem (it acts through the per-name caps
+    or the optimizer's selection): no structure, parameters, expressions or conflicts."""
+
+    def structure(self) -> tuple:
+        return ()
+
+    def shapes(self, n: int) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def values(self, b: Bounds, masks: np.ndarray) -> dict[str, Any]:
+        return {}
+
+    def expressions(self, w, kappa, p, drop) -> list:
+        return []
+
+    def conflicts(self, b: Bounds, parts: Parts) -> list[str]:
+        return []
+
+
 # -------------------------------------------------------------------- liquidity capacity
 
 
 @dataclass
-class LiquidityCapacity:
+class LiquidityCapacity(NoExpression):
     """weight x AUM <= k x ADTV: a per-name cap from trading volume (unknown ADTV = zero)."""
 
     cap: np.ndarray
@@ -204,20 +227,6 @@ class LiquidityCapacity:
         return np.minimum(ub, self.cap), reason
 
     # the capacity is part of the per-name caps: no expression, check or binding of its own
-    def structure(self) -> tuple:
-        return ()
-
-    def shapes(self, n):
-        return {}
-
-    def values(self, b, masks):
-        return {}
-
-    def expressions(self, w, kappa, p, drop):
-        return []
-
-    def conflicts(self, b, parts):
-        return []
 
     def violations(self, w, b, tol):
         return []
@@ -619,7 +628,7 @@ class Turnover:
 
 
 @dataclass
-class NameCount:
+class NameCount(NoExpression):
     """Between ``min_names`` and ``max_names`` constituents (not convex: the optimizer's
     selection fixes which names are held, then re-solves)."""
 
@@ -644,18 +653,6 @@ class NameCount:
         if c.min_names is None and c.max_names is None:
             return None
         return cls(c.min_names, c.max_names)
-
-    def structure(self) -> tuple:
-        return ()
-
-    def shapes(self, n):
-        return {}
-
-    def values(self, b, masks):
-        return {}
-
-    def expressions(self, w, kappa, p, drop):
-        return []
 
     def conflicts(self, b, parts):
         out = []

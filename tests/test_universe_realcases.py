@@ -37,6 +37,24 @@ def _score(shipped: dict, company_id: str, date: str) -> pd.Series:
     ]
 
 
+def _flat_market(
+    ticker: str, currency: str, price: float, shares: float, start: str, end: str, fx: float = 1.0
+) -> Market:
+    """One ticker at a constant price, volume 1e7 and share count: a synthetic test market."""
+    idx = pd.bdate_range(start, end, name="date")
+    rates = {"USD": 1.0} if currency == "USD" else {"USD": 1.0, currency: fx}
+    return Market(
+        close=pd.DataFrame({ticker: np.full(len(idx), price)}, index=idx),
+        volume=pd.DataFrame({ticker: np.full(len(idx), 1e7)}, index=idx),
+        dividends=pd.DataFrame({ticker: np.zeros(len(idx))}, index=idx),
+        currency=pd.Series({ticker: currency}),
+        fx=pd.DataFrame(rates, index=idx),
+        shares=pd.DataFrame({ticker: np.full(len(idx), shares)}, index=idx),
+        source="synthetic test market",
+        synthetic=True,
+    )
+
+
 def test_mp_score_falls_after_stopping_china_shipments(shipped: dict) -> None:
     """The halt of 2025-04-17 is known from a report of 2025-04-18; the same report is the first
     fresh source of the Shenghe offtake, so the score at the halt reflects the (decaying) ended
@@ -108,17 +126,7 @@ def test_peak_excluded_once_shenghe_owns_it(shipped: dict) -> None:
     # in the universe it is out for the flag (and, from 2025-10-01, for the delisting)
     c = shipped["companies"]
     peak = c.loc[c["company_id"] == "peak_rare_earths"]
-    idx = pd.bdate_range("2021-01-01", "2025-10-31", name="date")
-    market = Market(
-        close=pd.DataFrame({"PEK.AX": np.full(len(idx), 0.3)}, index=idx),
-        volume=pd.DataFrame({"PEK.AX": np.full(len(idx), 1e7)}, index=idx),
-        dividends=pd.DataFrame({"PEK.AX": np.zeros(len(idx))}, index=idx),
-        currency=pd.Series({"PEK.AX": "AUD"}),
-        fx=pd.DataFrame({"USD": 1.0, "AUD": 0.7}, index=idx),
-        shares=pd.DataFrame({"PEK.AX": np.full(len(idx), 1e9)}, index=idx),
-        source="synthetic test market",
-        synthetic=True,
-    )
+    market = _flat_market("PEK.AX", "AUD", 0.3, 1e9, "2021-01-01", "2025-10-31", fx=0.7)
     rules = UniverseRules(statuses=["producer", "developer", "explorer", "delisted"])
     u_after = build_universe("2025-10-01", rules, market, companies=peak, facts=shipped["facts"])
     reasons = u_after.loc["PEK.AX", "reasons"].split(";")
@@ -278,17 +286,7 @@ def test_companies_enter_the_chain_on_their_dated_entry(shipped: dict) -> None:
     before that the master's present-day stage is not read back, and the screen says why."""
     c = shipped["companies"]
     ramaco = c.loc[c["company_id"] == "ramaco"]
-    idx = pd.bdate_range("2019-01-01", "2024-12-31", name="date")
-    market = Market(
-        close=pd.DataFrame({"METC": np.full(len(idx), 20.0)}, index=idx),
-        volume=pd.DataFrame({"METC": np.full(len(idx), 1e7)}, index=idx),
-        dividends=pd.DataFrame({"METC": np.zeros(len(idx))}, index=idx),
-        currency=pd.Series({"METC": "USD"}),
-        fx=pd.DataFrame({"USD": 1.0}, index=idx),
-        shares=pd.DataFrame({"METC": np.full(len(idx), 1e8)}, index=idx),
-        source="synthetic test market",
-        synthetic=True,
-    )
+    market = _flat_market("METC", "USD", 20.0, 1e8, "2019-01-01", "2024-12-31")
     rules = UniverseRules(statuses=["producer", "developer", "explorer"])
     stage_facts = load_stage_facts()
     reason = "not in the chain before 2023-05-03 (stage evidence: entry)"
