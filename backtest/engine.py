@@ -36,7 +36,7 @@ from exchina.core.errors import (
     MissingDataError,
     StaleDataError,
 )
-from exchina.core.market import Market
+from exchina.core.market import Market, TradedValue
 
 if TYPE_CHECKING:  # the index layer (cvxpy) loads when a backtest runs, not on import
     from exchina.index.methodology import Methodology
@@ -50,13 +50,20 @@ def _trade_date(effective: pd.Timestamp, dates: pd.DatetimeIndex) -> pd.Timestam
     return dates[pos] if pos >= 0 else None
 
 
-def rolling_adtv_usd(market: Market, tickers: list[str], window: int = ADTV_WINDOW) -> pd.DataFrame:
-    """ADTV in USD at every date over the trailing ``window`` rows, as ``Market.adtv_usd`` computes
-    it on ``market.asof(date)`` (days without a trade count as zero; no volume data -> NaN)."""
-    traded = market.close_usd(tickers) * market.volume.reindex(columns=tickers)
-    mean = traded.fillna(0.0).rolling(window, min_periods=1).mean()
-    has = market.volume.reindex(columns=tickers).notna().astype(float).rolling(window, 1).max()
-    return mean.where(has > 0)
+def adtv_at(
+    market: Market, tickers: list[str], dates: pd.DatetimeIndex, window: int = ADTV_WINDOW
+) -> pd.DataFrame:
+    """ADTV in USD over the ``window`` market rows up to each of ``dates``, as
+    ``Market.adtv_usd`` gives it on ``market.asof(date)`` (``TradedValue``), dates x tickers."""
+    volume = market.volume.reindex(index=market.close.index, columns=tickers)
+    traded = TradedValue.of(market.close_usd(tickers).to_numpy(float), volume.to_numpy(float))
+    ends = market.close.index.searchsorted(dates, side="right")
+    rows = [traded.adtv(int(end), window) for end in ends]
+    return pd.DataFrame(
+        np.array(rows).reshape(len(dates), len(tickers)),
+        index=dates,
+        columns=pd.Index(tickers, name="ticker"),
+    )
 
 
 class _PriceIndex:
@@ -181,7 +188,7 @@ def run_backtest(
     from exchina.index import rebalance
     from exchina.index.methodology import Methodology
     from exchina.index.schedule import rebalance_dates
-    from exchina.universe import load_companies, load_facts
+    from exchina.universe import UniverseInputs, load_companies, load_facts
 
     dates = market.dates
     if dates.empty:
@@ -206,6 +213,8 @@ def run_backtest(
     # read once, filtered by date at each review
     master = load_companies() if companies is None else companies
     facts = load_facts(companies=master) if facts is None else facts
+    # the universe's inputs as arrays once; each review reads them cut at its date
+    inputs = UniverseInputs(market, master, facts, shares)
     current: pd.Series | None = None
     current_day: pd.Timestamp | None = None
     error: ExchinaError | None = None
@@ -233,9 +242,7 @@ def run_backtest(
                     methodology,
                     known,
                     previous=previous,
-                    companies=master,
-                    facts=facts,
-                    shares=shares,
+                    inputs=inputs,
                 )
             # optimizer warnings (a rule relaxed by name, an inaccurate solve) become notes
             notes.extend(f"{effective.date()}: {m.message}" for m in caught)
@@ -278,7 +285,7 @@ def run_backtest(
     divs = market.dividends_usd(tickers).loc[weights.index[0] : hi]
     sched_rows = pd.DataFrame(rows).set_index("effective").reindex(weights.index)
     reviews = pd.DatetimeIndex(sched_rows["review"])
-    adtv = rolling_adtv_usd(market, tickers).reindex(reviews, method="ffill")
+    adtv = adtv_at(market, tickers, reviews)
     adtv.index = weights.index
     c = methodology.costs
     sim = simulate_detailed(

@@ -18,6 +18,29 @@ SYNTHETIC_LABEL = "SYNTHETIC DEMO MARKET - not real prices"
 
 
 @dataclass(frozen=True)
+class TradedValue:
+    """Daily traded value in USD, dates x tickers (close x FX x volume; a day without a trade or
+    a price counts as zero), and whether the volume is known: the one ADTV of the code base, used
+    by ``Market.adtv_usd``, the universe screens and the backtest's market-impact costs."""
+
+    usd: np.ndarray
+    known: np.ndarray
+
+    @classmethod
+    def of(cls, close_usd: np.ndarray, volume: np.ndarray) -> TradedValue:
+        """From close in USD and shares traded on the same dates x tickers grid."""
+        return cls(np.nan_to_num(close_usd * volume, nan=0.0), ~np.isnan(volume))
+
+    def adtv(self, end: int, window: int) -> np.ndarray:
+        """Per ticker, the average traded value over the ``window`` rows before row ``end``;
+        NaN where no volume is known in them (or there are none)."""
+        lo = max(end - window, 0)
+        if end <= lo:
+            return np.full(self.usd.shape[1], np.nan)
+        return np.where(self.known[lo:end].any(axis=0), self.usd[lo:end].mean(axis=0), np.nan)
+
+
+@dataclass(frozen=True)
 class Market:
     """Daily market data on one calendar (a DatetimeIndex named ``date``, ascending, tz-naive).
 
@@ -113,9 +136,9 @@ class Market:
         """Average daily traded value in USD over the last ``window`` rows (days without a trade
         count as zero traded value; a ticker with no volume data gets NaN)."""
         cols = tickers if tickers is not None else self.tickers
-        traded = (self.close_usd(cols) * self.volume.reindex(columns=cols)).tail(window)
-        has_volume = self.volume.reindex(columns=cols).tail(window).notna().any()
-        return traded.fillna(0.0).mean().where(has_volume, np.nan)
+        volume = self.volume.reindex(index=self.close.index, columns=cols)
+        traded = TradedValue.of(self.close_usd(cols).to_numpy(float), volume.to_numpy(float))
+        return pd.Series(traded.adtv(len(self.close), window), index=pd.Index(cols, name="ticker"))
 
     def mcap_usd(self, tickers: list[str] | None = None) -> pd.Series:
         """Latest full market cap in USD (last close x last known shares x FX); NaN if unknown."""

@@ -2,14 +2,14 @@
 
 Public API: ``Methodology``/``load_methodology`` (TOML, validated), ``rebalance_dates`` and
 ``is_rebalance_date`` (schedule), ``optimize`` -> ``WeightsResult`` (cvxpy, DPP, cached),
-``cap_weights`` (iterative capping fast path), ``index_levels`` (divisor-based PR/TR levels),
+``cap_weights`` (iterative capping fast path), ``index_levels`` (divisor-based PR/TR levels: the daily calculation without actions),
 ``rebalance`` -> ``RebalanceResult`` and ``write_rebalance`` (atomic output files).
 """
 
 from typing import TYPE_CHECKING
 
-from exchina.index.calc import index_calculation, index_levels
 from exchina.index.capping import RIC, UCITS, ConcentrationRule, cap_weights
+from exchina.index.daily_calc import index_calculation, index_levels
 from exchina.index.methodology import (
     Methodology,
     load_methodology,

@@ -1,7 +1,7 @@
 """The calculation agent's day: index shares fixed at each rebalance, a divisor, corporate actions
 applied by written rules, and price (PR), gross total return (TR) and net total return (NTR) levels.
 
-Conventions (those of ``exchina.index.calc``, extended day by day):
+Conventions (one engine: ``index_levels`` below is this calculation without corporate actions):
 
 - At the close of a rebalance date the index buys ``q_i = w_i x N / P_i`` shares (``N`` a fixed
   notional, ``P`` the close in USD) and the divisor changes so the level does not jump:
@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from exchina.core.errors import InputError, MissingDataError
-from exchina.index.calc import NOTIONAL
 from exchina.index.corporate_actions import CorporateActionRules, split_factors
+
+NOTIONAL = 1e9  # index market value right after each rebalance (any constant gives the same level)
 
 ACTION_LOG_COLUMNS = [
     "date",
@@ -303,3 +304,50 @@ def _reinvest(
         raise MissingDataError("a removal left no priced constituent to reinvest the proceeds in")
     q[held] *= 1.0 + proceeds / mv
     return f"proceeds reinvested pro rata in {len(held)} constituents"
+
+
+def index_calculation(
+    weights: pd.DataFrame,
+    prices: pd.DataFrame,
+    *,
+    dividends: pd.DataFrame | None = None,
+    fx: pd.DataFrame | None = None,
+    base: float = 1000.0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(levels, units) of ``calculate_daily`` with no corporate actions: daily ``level_pr``,
+    ``level_tr`` and ``divisor`` (of each close, after that day's rebalance) from the first
+    rebalance, and shares per index point of each ticker at each rebalance (rows of ``weights``).
+
+    weights: rebalance dates x tickers (rows sum to one), effective after that date's close;
+    prices, dividends, fx: dates x tickers in the listing currency, fx in USD per unit.
+    """
+    tickers = [str(c) for c in weights.columns]
+    calc = calculate_daily(
+        weights,
+        prices.reindex(columns=tickers),
+        fx=fx,
+        dividends=dividends,
+        split_adjusted=False,
+        base=base,
+    )
+    h = calc.holdings
+    units = (
+        h.assign(units=h["shares"] / h["divisor"])
+        .pivot(index="effective", columns="ticker", values="units")
+        .reindex(index=pd.DatetimeIndex(weights.sort_index().index), columns=tickers)
+        .fillna(0.0)
+    )
+    units.index.name, units.columns.name = "date", None
+    return calc.levels[["level_pr", "level_tr", "divisor"]], units
+
+
+def index_levels(
+    weights: pd.DataFrame,
+    prices: pd.DataFrame,
+    *,
+    dividends: pd.DataFrame | None = None,
+    fx: pd.DataFrame | None = None,
+    base: float = 1000.0,
+) -> pd.DataFrame:
+    """Daily ``level_pr``, ``level_tr`` and ``divisor`` (see ``index_calculation``)."""
+    return index_calculation(weights, prices, dividends=dividends, fx=fx, base=base)[0]

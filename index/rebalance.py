@@ -11,7 +11,6 @@ inputs give byte-identical files.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,10 +33,12 @@ from exchina.index.exposures import (
 from exchina.index.methodology import Methodology, load_methodology, resolve_methodology
 from exchina.index.schedule import is_rebalance_date, review_date
 from exchina.universe.rules import STAGES
+from exchina.universe.screening import exclusion_counts
 
 if TYPE_CHECKING:  # cvxpy (seconds to import) loads when a rebalance is solved
     from exchina.index.optimizer import WeightsResult
     from exchina.index.relaxation import Relaxation
+    from exchina.universe.inputs import UniverseInputs
 
 TRADE_MIN = 1e-8  # smaller weight changes are solver noise, not trades
 
@@ -137,6 +138,7 @@ def rebalance(
     facts: pd.DataFrame | None = None,
     check_stale: bool = True,
     shares: pd.DataFrame | None = None,
+    inputs: UniverseInputs | None = None,
 ) -> RebalanceResult:
     """The rebalance effective after the close of ``date``.
 
@@ -150,7 +152,9 @@ def rebalance(
     ``weighting.parent``). Raises ``InfeasibleError``, ``MissingDataError`` (also when the
     market prices too few of the companies the rules consider, or too few are eligible for want
     of data: ``exchina.index.coverage``) or
-    ``StaleDataError``.
+    ``StaleDataError``. ``inputs``: the universe's inputs prepared once for many rebalances
+    (``exchina.universe.UniverseInputs`` of ``market`` or a market it is a cut of; it then
+    supplies the master, facts and shares).
     """
     source: Path | None = None
     if not isinstance(methodology, Methodology):
@@ -172,11 +176,14 @@ def rebalance(
             "store",
             tickers=[],
         )
-    from exchina.universe import build_universe, load_companies
+    from exchina.universe import load_companies
+    from exchina.universe.screens import screen_universe
 
+    if inputs is not None:
+        companies, facts, shares = inputs.companies, inputs.facts, inputs.shares
     companies = load_companies() if companies is None else companies
     require_coverage(cut, m, companies, cutoff, shares)
-    universe = build_universe(
+    screened = screen_universe(
         date=cutoff,
         rules=m.universe,
         market=cut,
@@ -184,7 +191,9 @@ def rebalance(
         companies=companies,
         facts=facts,
         shares=shares,
+        inputs=inputs,
     )
+    universe = screened.frame
     from exchina.index.optimizer import optimize
     from exchina.index.top_up import top_up
 
@@ -227,7 +236,18 @@ def rebalance(
     trades = _trades(w, previous, universe, market.label)
     relaxations = ([topped] if topped is not None else []) + list(result.relaxations)
     report = _report(
-        m, source, t, cutoff, cut, market, previous, universe, result, constituents, trades
+        m,
+        source,
+        t,
+        cutoff,
+        cut,
+        market,
+        previous,
+        universe,
+        screened.failures,
+        result,
+        constituents,
+        trades,
     )
     report["relaxed"] = [r.as_dict() for r in relaxations]
     return RebalanceResult(
@@ -266,18 +286,17 @@ def _report(
     market: Market,
     previous: pd.Series | None,
     universe: pd.DataFrame,
+    failures: pd.DataFrame,
     result: WeightsResult,
     constituents: pd.DataFrame,
     trades: pd.DataFrame,
 ) -> dict[str, Any]:
+    """``report.json``; ``failures``: the screens' failures (``screen_universe``), counted by
+    key over the companies left out."""
     w = constituents.set_index("ticker")["weight"]
+    eligible = universe["eligible"].astype(bool).to_numpy()
     held = universe.reindex(w.index)
     stages = stage_exposure(held, m.constraints.stage_weighting)
-    reasons: dict[str, int] = {}
-    for text in universe.loc[~universe["eligible"].astype(bool), "reasons"].astype(str):
-        for r in filter(None, (x.strip() for x in text.split(";"))):
-            key = re.split(r"[\d<>=(]", r, maxsplit=1)[0].strip() or r
-            reasons[key] = reasons.get(key, 0) + 1
     bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
     for wt, score in zip(w.to_numpy(), held["china_score"].to_numpy(), strict=True):
         band = china_band(float(score))
@@ -305,9 +324,9 @@ def _report(
         "synthetic": bool(market.synthetic),
         "universe": {
             "candidates": len(universe),
-            "eligible": int(universe["eligible"].astype(bool).sum()),
+            "eligible": int(eligible.sum()),
             "held": len(constituents),
-            "exclusions": dict(sorted(reasons.items())),
+            "exclusions": exclusion_counts(failures, universe.index[~eligible]),
         },
         "optimizer": {
             "solver": result.solver,

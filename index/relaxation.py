@@ -130,12 +130,13 @@ def describe(m: Methodology, amounts: dict[str, float], breaches: list[str]) -> 
 # ------------------------------------------------------------- the exact lexicographic amounts
 
 AMOUNT_GRID = 1e-6  # amounts are rounded up to this grid (room for the solver's tolerance)
-WIDEN = (0.0, 1e-5, 1e-3)  # room (x limit) given to earlier amounts when a later solve fails
+WIDEN = (0.0, 1e-5, 1e-3)
+FEASIBLE = 1e-9  # HiGHS's feasibility tolerance (the solves below set it)  # room (x limit) given to earlier amounts when a later solve fails
 
 
 class _Milp:
-    """A mixed-integer LP assembled block by block (dense; a universe has at most a few hundred
-    names) and solved with HiGHS."""
+    """A mixed-integer LP assembled block by block (sparse) and solved with HiGHS: built once,
+    then solved for one objective column at a time under changed column bounds."""
 
     def __init__(self) -> None:
         self.lo: list[np.ndarray] = []
@@ -144,6 +145,7 @@ class _Milp:
         self.blocks: list[tuple[list[tuple[int, np.ndarray]], np.ndarray, np.ndarray]] = []
         self.size = 0
         self._model: Any = None  # the assembled HiGHS model (built at the first solve)
+        self._rows: Any = None  # its matrix (CSC, CSR) and row bounds, for ``least``
 
     def var(self, n: int, lo: float, hi: float, integer: bool = False) -> int:
         """``n`` new variables in [lo, hi]; returns the first column."""
@@ -159,32 +161,50 @@ class _Milp:
         m = terms[0][1].shape[0]
         self.blocks.append((terms, np.broadcast_to(lo, m), np.broadcast_to(hi, m)))
 
+    def _assemble(self) -> Any:
+        """The model for HiGHS, with the constraint matrix kept for ``least``."""
+        import highspy
+        from scipy.sparse import coo_matrix
+
+        rows, cols, vals = [], [], []
+        r = 0
+        for terms, _lo, _hi in self.blocks:
+            m = terms[0][1].shape[0]
+            for col, coef in terms:
+                i, j = np.nonzero(coef)
+                rows.append(i + r)
+                cols.append(j + col)
+                vals.append(coef[i, j])
+            r += m
+        coo = coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(r, self.size),
+        )
+        csc = coo.tocsc()  # a column in two terms of one row: the coefficients are summed
+        csc.eliminate_zeros()
+        csc.sort_indices()
+        row_lo = np.concatenate([b[1] for b in self.blocks]).astype(float)
+        row_hi = np.concatenate([b[2] for b in self.blocks]).astype(float)
+        self._rows = (csc, csc.tocsr(), row_lo, row_hi)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.size, r
+        lp.row_lower_, lp.row_upper_ = row_lo, row_hi
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.asarray(csc.indptr, dtype=np.int32)
+        lp.a_matrix_.index_ = np.asarray(csc.indices, dtype=np.int32)
+        lp.a_matrix_.value_ = np.asarray(csc.data, dtype=float)
+        kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
+        lp.integrality_ = [kinds[int(k)] for k in np.concatenate(self.integer)]
+        return lp
+
     def solve(self, objective: int, bounds: dict[int, tuple[float, float]]) -> np.ndarray | None:
         """Minimise variable ``objective`` with the given columns' bounds overridden (HiGHS,
-        silent, zero gap, feasibility to 1e-9: amounts sit right at the edge of feasibility)."""
+        silent, one thread, zero gap, feasibility to 1e-9: amounts sit right at the edge of
+        feasibility). A fresh solver each time: the answer depends on this problem only."""
         import highspy
-        from scipy.sparse import csc_matrix
 
         if self._model is None:
-            a = np.zeros((sum(len(b[1]) for b in self.blocks), self.size))
-            r = 0
-            for terms, _lo, _hi in self.blocks:
-                m = terms[0][1].shape[0]
-                for col, coef in terms:
-                    a[r : r + m, col : col + coef.shape[1]] += coef
-                r += m
-            csc = csc_matrix(a)
-            lp = highspy.HighsLp()
-            lp.num_col_, lp.num_row_ = self.size, a.shape[0]
-            lp.row_lower_ = np.concatenate([b[1] for b in self.blocks])
-            lp.row_upper_ = np.concatenate([b[2] for b in self.blocks])
-            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_ = np.asarray(csc.indptr, dtype=np.int32)
-            lp.a_matrix_.index_ = np.asarray(csc.indices, dtype=np.int32)
-            lp.a_matrix_.value_ = np.asarray(csc.data, dtype=float)
-            kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-            lp.integrality_ = [kinds[int(k)] for k in np.concatenate(self.integer)]
-            self._model = lp
+            self._model = self._assemble()
         lp = self._model
         lo, hi = np.concatenate(self.lo), np.concatenate(self.hi)
         for col, (low, high) in bounds.items():
@@ -208,6 +228,22 @@ class _Milp:
             return None
         return np.asarray(h.getSolution().col_value, dtype=float)
 
+    def least(self, x: np.ndarray, col: int) -> float:
+        """The least value of column ``col`` that keeps every row it enters satisfied with the
+        other columns at ``x``: an upper bound of its minimum when ``x`` is feasible."""
+        csc, csr, row_lo, row_hi = self._rows
+        lo = 0.0
+        for i, a in zip(
+            csc.indices[csc.indptr[col] : csc.indptr[col + 1]],
+            csc.data[csc.indptr[col] : csc.indptr[col + 1]],
+            strict=True,
+        ):
+            s, e = csr.indptr[i], csr.indptr[i + 1]
+            rest = float(csr.data[s:e] @ x[csr.indices[s:e]]) - a * x[col]
+            need = (row_lo[i] - rest) / a if a > 0 else (row_hi[i] - rest) / a
+            lo = max(lo, need)
+        return lo
+
 
 def _headroom(m: Methodology, rule: str) -> float:
     """How far a family can move before it reaches its natural end (the legal rule, 100%...)."""
@@ -224,9 +260,14 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
     """The lexicographically smallest relaxation in ``m``'s order, exactly: one MILP per family
     with a slack variable (family 1's slack minimised with the later families at their limits,
     then fixed; family 2's minimised; ...), each rounded up to ``AMOUNT_GRID``. The MILP holds
-    every rule of ``p`` and ``bounds`` (the strict problem) with the relaxable ones moved by their slack, and
-    UCITS/RIC and name counts with binaries. None when infeasible with every family at its
-    limit."""
+    every rule of ``p`` and ``bounds`` (the strict problem) with the relaxable ones moved by
+    their slack, and UCITS/RIC and name counts with binaries. None when infeasible with every
+    family at its limit.
+
+    A family whose amount a solution already proves to be 0 gets no MILP of its own: the first
+    family is guessed at 0 by solving the second family's MILP with it fixed there (the MILP
+    the order solves next anyway; infeasible means the guess was wrong), and a later family is
+    0 when the latest solution needs none of it (``_Milp.least``). Same amounts, fewer solves."""
     c = m.constraints
     n = len(bounds.tickers)
     eye = np.eye(n)
@@ -253,7 +294,7 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
         b = lp.var(n, 0.0, 1.0, integer=True)
         u = lp.var(n, 0.0, np.inf)
         a_terms_t = slack("rule_buffer", -hard.threshold * np.ones(n))
-        a_terms_c = slack("rule_buffer", hard.cap * np.ones(n))
+        a_terms_c = slack("rule_buffer", hard.threshold * np.ones(n))
         if "rule_buffer" in col:
             top = float(min(next(s.limit for s in steps if s.rule == "rule_buffer"), 1 - b0))
             v = lp.var(n, 0.0, top)
@@ -263,7 +304,7 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
             lp.rows(
                 [(v, eye), (col["rule_buffer"], -np.ones((n, 1))), (b, -top * eye)], -top, np.inf
             )
-            uv = [(v, -hard.cap * eye)]
+            uv = [(v, -hard.threshold * eye)]
         else:
             av, uv = [], []
         # w <= t (b0 + a) + (c - t)(b0 b + v)
@@ -272,10 +313,13 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
             -np.inf,
             hard.threshold * b0,
         )
-        # u >= w - c (b0 + a) + c (b0 b + v)
+        # u >= w - t (b0 + a) (1 - b) = w - t (b0 + a) + t (b0 b + v): u is w for a big name;
+        # for the others the bound is at most 0 (their weight is under t). Using t and not the
+        # cap c keeps the same integer solutions and is the convex hull of the two cases: the
+        # LP bound is tight, HiGHS closes most problems at the root (4x faster)
         lp.rows(
-            [(u, eye), (w, -eye), (b, -hard.cap * b0 * eye), *uv, *a_terms_c],
-            -hard.cap * b0,
+            [(u, eye), (w, -eye), (b, -hard.threshold * b0 * eye), *uv, *a_terms_c],
+            -hard.threshold * b0,
             np.inf,
         )
         lp.rows(
@@ -324,17 +368,39 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
         )
     amounts: dict[str, float] = {}
     tops = {s.rule: float(min(s.limit, _headroom(m, s.rule))) for s in steps}
-    for s in steps:
-        x = None
-        for room in WIDEN:  # numerically at the edge: the earlier amounts get a little room
-            fixed = {r: min(a + room * tops[r], tops[r]) for r, a in amounts.items()}
-            x = lp.solve(col[s.rule], {col[r]: (0.0, a) for r, a in fixed.items()})
+    x: np.ndarray | None = None  # the latest solution
+    minimised = None  # the family x is already the minimum of (for the amounts fixed so far)
+    for k, s in enumerate(steps):
+        here = col[s.rule]
+        if x is None and k + 1 < len(steps):
+            # guess that this family needs nothing: the next family's MILP with it fixed at 0
+            # is the one the order solves next anyway, and a solution proves the guess
+            fixed = {col[r]: (0.0, a) for r, a in amounts.items()} | {here: (0.0, 0.0)}
+            x = lp.solve(col[steps[k + 1].rule], fixed)
             if x is not None:
-                amounts = fixed
-                break
-        if x is None:
-            return None
-        found = float(x[col[s.rule]])
+                amounts[s.rule], minimised = 0.0, steps[k + 1].rule
+                continue
+        if (
+            minimised != s.rule
+            and x is not None
+            and all(x[col[r]] <= a + FEASIBLE for r, a in amounts.items())
+            and (need := lp.least(x, here)) <= AMOUNT_GRID / 100
+        ):
+            # the latest solution is feasible here and needs none of this family: least is 0
+            amounts[s.rule], x[here] = 0.0, need
+            continue
+        if minimised != s.rule or x is None:
+            x = None
+            for room in WIDEN:  # numerically at the edge: the earlier amounts get a little room
+                fixed_amounts = {r: min(a + room * tops[r], tops[r]) for r, a in amounts.items()}
+                x = lp.solve(here, {col[r]: (0.0, a) for r, a in fixed_amounts.items()})
+                if x is not None:
+                    amounts = fixed_amounts
+                    break
+            if x is None:
+                return None
+        minimised = None
+        found = float(x[here])
         grid = math.ceil(found / AMOUNT_GRID - 1e-6) * AMOUNT_GRID
         amounts[s.rule] = 0.0 if found <= AMOUNT_GRID / 100 else min(grid, tops[s.rule])
     return amounts

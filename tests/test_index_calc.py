@@ -42,9 +42,10 @@ def test_divisor_keeps_the_level_continuous() -> None:
     reb = DATES[3]
     # the level at the rebalance close equals the new basket's value per divisor
     assert float(units.loc[reb] @ PRICES.loc[reb]) == pytest.approx(levels.loc[reb, "level_pr"])
-    # the divisor changes at the rebalance and nowhere else
+    # the divisor of a close is the one after that close's rebalance: it changes there and
+    # nowhere else
     changes = levels["divisor"].diff().fillna(0).ne(0)
-    assert list(levels.index[changes]) == [DATES[4]]
+    assert list(levels.index[changes]) == [reb]
 
 
 def test_constant_prices_keep_the_base_level() -> None:

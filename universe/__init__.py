@@ -9,15 +9,17 @@ and ``build_universe`` (eligibility at a date), configured by ``UniverseRules`` 
 
 from exchina.universe.explain import Explanation, explain
 from exchina.universe.facts import annotate_facts, facts_in_force
+from exchina.universe.inputs import UniverseInputs, shares_in_force
 from exchina.universe.loaders import load_companies, load_facts, load_shares, load_stage_facts
 from exchina.universe.rules import ChinaScoreRules, UniverseRules
 from exchina.universe.score import score_companies
-from exchina.universe.screens import build_universe, shares_in_force
+from exchina.universe.screens import build_universe
 from exchina.universe.stages import classify_stages
 
 __all__ = [
     "ChinaScoreRules",
     "Explanation",
+    "UniverseInputs",
     "UniverseRules",
     "annotate_facts",
     "build_universe",

@@ -87,7 +87,7 @@ def coverage(
     """What the market lacks, at ``date``, for the companies the rules consider. ``shares``:
     the dated share facts (default: the shipped ``shares.csv``); a company with one in force has
     a share count."""
-    from exchina.universe.screens import _shipped_shares, shares_in_force
+    from exchina.universe.inputs import shares_in_force, shipped_shares
 
     t = pd.Timestamp(date)
     cand = considered(companies, rules, t)
@@ -96,7 +96,7 @@ def coverage(
     priced = _seen(market.close, tickers, n)
     volume = _seen(market.volume.reindex(market.close.index), tickers, n)
     mkt_shares = _seen(market.shares.reindex(market.close.index), tickers, n)
-    shares = _shipped_shares() if shares is None else shares
+    shares = shipped_shares() if shares is None else shares
     facts = set(shares_in_force(shares, t).index)
     fact_shares = cand["company_id"].isin(facts).to_numpy()
     fx_cols = {str(c) for c in market.fx.columns[market.fx.loc[:t].notna().any()]} | {"USD"}

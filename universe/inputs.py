@@ -1,0 +1,242 @@
+"""``build_universe``'s inputs prepared once for many dates.
+
+A backtest screens the same master, facts, share counts and market at every review.
+``UniverseInputs`` turns them into arrays once - the master's columns, each company's price,
+volume and share-count history on the market's calendar, the stage evidence - and answers "as
+known at t" by cutting them at t: no market row after t and no fact not yet known at t reaches
+the answer, so the screens stay point in time. ``build_universe`` prepares one for a single
+date when none is given; ``run_backtest`` prepares one per backtest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from exchina.core.errors import MissingDataError
+from exchina.core.market import Market, TradedValue
+from exchina.core.paths import data_file
+from exchina.universe.loaders import (
+    SHARE_COLUMNS,
+    load_companies,
+    load_facts,
+    load_shares,
+    load_stage_facts,
+)
+from exchina.universe.stages import chain_entry, classify_stages
+
+
+def _columns(values: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``values[:, cols]`` with NaN columns where ``cols`` is -1 (ticker absent)."""
+    if values.shape[1] == 0:
+        return np.full((values.shape[0], len(cols)), np.nan)
+    return np.where(cols >= 0, values[:, np.maximum(cols, 0)], np.nan)
+
+
+def _last_rows(seen: np.ndarray) -> np.ndarray:
+    """Per row and column, the last row up to it where ``seen`` (-1 = none yet)."""
+    rows = np.arange(seen.shape[0])[:, None]
+    return np.maximum.accumulate(np.where(seen, rows, -1), axis=0)
+
+
+@dataclass(frozen=True)
+class MarketStats:
+    """Per ticker, the market as known at one date (NaN when absent)."""
+
+    history_days: np.ndarray  # rows with a price
+    adtv_usd: np.ndarray
+    price_usd: np.ndarray  # last close x the FX of its day
+    shares: np.ndarray  # last known share count
+
+
+class MarketHistory:
+    """The market's history of some tickers as arrays on its calendar: rows priced so far, the
+    last priced row, close in USD, traded value and the last known share count. ``stats(n, w)``
+    reads rows before ``n`` only."""
+
+    def __init__(self, market: Market, tickers: pd.Index) -> None:
+        index = market.close.index
+        self.dates = pd.DatetimeIndex(index)
+        close = _columns(
+            market.close.to_numpy(dtype=float), market.close.columns.get_indexer(tickers)
+        )
+        fx = market.fx.reindex(index).ffill()
+        if "USD" not in fx.columns:
+            fx = fx.assign(USD=1.0)
+        ccy = market.currency.reindex(tickers)
+        fx_cols = fx.columns.get_indexer(pd.Index(ccy.fillna("USD")))
+        self.currency = ccy.to_numpy(dtype=object)
+        self.no_fx = fx_cols < 0  # a currency without an FX series to USD
+        priced = ~np.isnan(close)
+        self.priced = np.cumsum(priced, axis=0)
+        self.last = _last_rows(priced)
+        self.close_usd = close * _columns(fx.to_numpy(dtype=float), fx_cols)
+        vol = market.volume if market.volume.index.equals(index) else market.volume.reindex(index)
+        volume = _columns(vol.to_numpy(dtype=float), market.volume.columns.get_indexer(tickers))
+        self.traded = TradedValue.of(self.close_usd, volume)
+        sh = market.shares if market.shares.index.equals(index) else market.shares.reindex(index)
+        self.shares = _columns(sh.to_numpy(dtype=float), market.shares.columns.get_indexer(tickers))
+        self.shares_last = _last_rows(~np.isnan(self.shares))
+
+    def rows(self, date: pd.Timestamp) -> int:
+        """How many market rows are on or before ``date``."""
+        return int(self.dates.searchsorted(date, side="right"))
+
+    def stats(self, n: int, window: int) -> MarketStats:
+        """As known after the first ``n`` rows; ADTV over the last ``window`` of them.
+        ``MissingDataError`` when a priced ticker's currency has no FX series."""
+        k = len(self.currency)
+        if n == 0:
+            empty = np.full(k, np.nan)
+            return MarketStats(empty, empty, empty, empty)
+        hist = self.priced[n - 1].astype(float)
+        present = hist > 0
+        missing = sorted({str(c) for c in self.currency[present & self.no_fx]})
+        if missing:
+            raise MissingDataError(f"no FX series to USD for currencies {missing}")
+        row = self.last[n - 1]
+        ok = present & (row >= 0)
+        price = np.full(k, np.nan)
+        price[ok] = self.close_usd[row[ok], np.flatnonzero(ok)]
+        srow = self.shares_last[n - 1]
+        shares = np.where(srow >= 0, self.shares[np.maximum(srow, 0), np.arange(k)], np.nan)
+        return MarketStats(
+            history_days=np.where(present, hist, np.nan),
+            adtv_usd=np.where(present, self.traded.adtv(n, window), np.nan),
+            price_usd=price,
+            shares=shares,
+        )
+
+
+class StageHistory:
+    """``classify_stages`` and ``chain_entry`` at any date, each worked out once per state of
+    the stage evidence (which rows are known and started, which of those still in force): the
+    answer changes only when a stage fact's date passes, and a backtest asks at every review."""
+
+    def __init__(self, companies: pd.DataFrame, stage_facts: pd.DataFrame) -> None:
+        self.companies = companies
+        self.stage_facts = stage_facts
+        self.ids = pd.Index(companies["company_id"])
+        self._known = stage_facts["known_from"].to_numpy(dtype="datetime64[ns]")
+        self._start = stage_facts["effective_from"].to_numpy(dtype="datetime64[ns]")
+        self._end = stage_facts["effective_to"].to_numpy(dtype="datetime64[ns]")
+        self._classes: dict[bytes, pd.DataFrame] = {}
+        self._entries: dict[bytes, pd.Series] = {}
+
+    def _state(self, t: pd.Timestamp) -> bytes:
+        t64 = t.as_unit("ns").to_datetime64()
+        known = (self._known <= t64) & (self._start <= t64)
+        live = known & (np.isnat(self._end) | (t64 < self._end))
+        return np.packbits(known).tobytes() + np.packbits(live).tobytes()
+
+    def classes(self, t: pd.Timestamp) -> pd.DataFrame:
+        """``classify_stages(companies, stage_facts, t)`` (shared: do not modify)."""
+        key = self._state(t)
+        if key not in self._classes:
+            self._classes[key] = classify_stages(self.companies, self.stage_facts, t)
+        return self._classes[key]
+
+    def entry(self, t: pd.Timestamp) -> pd.Series:
+        """``chain_entry(stage_facts, company ids, t)`` (shared: do not modify)."""
+        key = self._state(t)
+        if key not in self._entries:
+            self._entries[key] = chain_entry(self.stage_facts, self.ids, t)
+        return self._entries[key]
+
+
+def shares_in_force(shares: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFrame:
+    """Latest ``shares.csv`` record per company with ``effective_from <= date``; the free float
+    is the latest known one (a record without a free float keeps the previous one)."""
+    t = pd.Timestamp(date).as_unit("ns").to_datetime64()
+    eff = shares["effective_from"].to_numpy()
+    sel = np.flatnonzero(eff <= t)
+    sel = sel[np.argsort(eff[sel], kind="stable")][::-1]  # newest first
+    cid = shares["company_id"].to_numpy(dtype=object)[sel]
+    ff = shares["free_float"].to_numpy(dtype=float)[sel]
+    ids, first = np.unique(cid, return_index=True)
+    known = ~np.isnan(ff)
+    ff_ids, ff_first = np.unique(cid[known], return_index=True)
+    index = pd.Index(ids, name="company_id", dtype=object)
+    return pd.DataFrame(
+        {
+            "shares_outstanding": shares["shares_outstanding"].to_numpy(dtype=float)[sel][first],
+            "free_float": pd.Series(ff[known][ff_first], index=ff_ids, dtype=float).reindex(index),
+        },
+        index=index,
+    )
+
+
+def shipped_shares() -> pd.DataFrame:
+    """``data/shares.csv`` validated against the shipped master; empty if not shipped."""
+    path = data_file("shares.csv")
+    if path.is_file():
+        return load_shares(path)
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in SHARE_COLUMNS}).astype(
+        {"company_id": "str", "effective_from": "datetime64[ns]"}
+    )
+
+
+def _date_text(values: pd.Series) -> np.ndarray:
+    return values.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+
+
+class UniverseInputs:
+    """The master, facts, share counts, stage evidence and market of a universe, as arrays
+    (defaults: the shipped files). Any cut ``market.asof(t)`` of ``market`` may be screened
+    with it."""
+
+    def __init__(
+        self,
+        market: Market,
+        companies: pd.DataFrame | None = None,
+        facts: pd.DataFrame | None = None,
+        shares: pd.DataFrame | None = None,
+        stage_facts: pd.DataFrame | None = None,
+    ) -> None:
+        self.market = market
+        self.companies = load_companies() if companies is None else companies
+        self.facts = load_facts(companies=self.companies) if facts is None else facts
+        self.shares = shipped_shares() if shares is None else shares
+        self.stage_facts = load_stage_facts() if stage_facts is None else stage_facts
+        c = self.companies
+        self.tickers = pd.Index(c["ticker"], name="ticker")
+        self.company_ids = pd.Index(c["company_id"])
+        self.columns = {
+            col: c[col].to_numpy(dtype=object)
+            for col in ("company_id", "name", "country", "currency", "commodities", "status")
+        }
+        self.columns["exchange"] = c["exchange"].to_numpy(dtype=object)
+        self.delisted_on = c["delisted_on"].to_numpy(dtype="datetime64[ns]")
+        self.listed_from = c["listed_from"].to_numpy(dtype="datetime64[ns]")
+        self.delisted_text = _date_text(c["delisted_on"])
+        self.listed_text = _date_text(c["listed_from"])
+        self.commodity_sets = [frozenset(str(x).split(";")) for x in self.columns["commodities"]]
+        self.history = MarketHistory(market, self.tickers)
+        self.stages = StageHistory(self.companies, self.stage_facts)
+        self._share_dates = np.sort(self.shares["effective_from"].to_numpy(dtype="datetime64[ns]"))
+        self._in_force: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def rows(self, market: Market, date: pd.Timestamp) -> int:
+        """Rows of ``market`` (a cut of this one) on or before ``date``."""
+        n = len(market.close.index)
+        if (
+            n > len(self.history.dates)
+            or not market.close.columns.equals(self.market.close.columns)
+            or not market.close.index.equals(self.history.dates[:n])
+        ):
+            raise ValueError("the market is not a cut of the one these universe inputs hold")
+        return min(self.history.rows(date), n)
+
+    def shares_in_force(self, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """(shares outstanding, free float) per company from ``shares.csv`` at ``t`` (NaN =
+        none); the records in force only change when one more takes effect."""
+        key = int(self._share_dates.searchsorted(t.as_unit("ns").to_datetime64(), side="right"))
+        if key not in self._in_force:
+            sif = shares_in_force(self.shares, t).reindex(self.company_ids)
+            self._in_force[key] = (
+                sif["shares_outstanding"].to_numpy(dtype=float),
+                sif["free_float"].to_numpy(dtype=float),
+            )
+        return self._in_force[key]
