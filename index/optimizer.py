@@ -26,9 +26,11 @@ How it works:
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -517,7 +519,17 @@ def solve(d: ProblemData, solver: str = "CLARABEL", selection: str = "auto") -> 
     return _solve(d, solver, selection)
 
 
-def _solve(d: ProblemData, solver: str, selection: str, *, diagnose: bool = True) -> WeightsResult:
+def _solve(
+    d: ProblemData,
+    solver: str,
+    selection: str,
+    *,
+    diagnose: bool = True,
+    needs_relaxing: Callable[[], bool] | None = None,
+) -> WeightsResult:
+    """``needs_relaxing``: asked before the mixed-integer selection (the costly step); True
+    means the exact relaxation amounts are not all zero, so no selection can meet the strict
+    rules and the solve stops there (``InfeasibleError``) instead of proving it again."""
     conflicts = feasibility_conflicts(d)
     if conflicts:
         raise InfeasibleError("the constraints cannot all hold (checked before solving)", conflicts)
@@ -538,6 +550,8 @@ def _solve(d: ProblemData, solver: str, selection: str, *, diagnose: bool = True
             ok = x is not None and status in ("optimal", "optimal_inaccurate")
             done = x is not None and ok and not check_constraints(_clean(x), d)
             stages += ["greedy_selection", "convex_fixed_selection"]
+        if not done and needs_relaxing is not None and needs_relaxing():
+            raise InfeasibleError("the rules cannot all hold without a relaxation")
         if not done:
             ub, lb, masks = _select(d, x_relaxed)
             x, status, value, _ = _solve_convex(d, ub, lb, masks, solver)
@@ -630,11 +644,19 @@ def optimize(
         raise InputError(f"selection must be 'auto' or 'milp', got {selection!r}")
     if not methodology.constraints.relax:
         return solve(d, solver=solver, selection=selection)
+    # the exact amounts (computed at most once): the strict solve asks for them before its
+    # mixed-integer selection, and when they are not all zero the relaxed solve uses them
+    amounts = functools.cache(lambda: smallest_amounts(methodology, d.parts, d.bounds))
+
+    def needs_relaxing() -> bool:
+        exact = amounts()
+        return exact is None or any(a > 0 for a in exact.values())
+
     try:  # the conflicts are diagnosed only if no allowed relaxation helps
-        return _solve(d, solver, selection, diagnose=False)
+        return _solve(d, solver, selection, diagnose=False, needs_relaxing=needs_relaxing)
     except InfeasibleError:
         pass
-    return _relaxed(d, methodology, solver, selection)
+    return _relaxed(d, methodology, solver, selection, amounts())
 
 
 def _with_constraints(d: ProblemData, m: Methodology) -> ProblemData:
@@ -648,12 +670,16 @@ def _with_constraints(d: ProblemData, m: Methodology) -> ProblemData:
 
 
 def _relaxed(
-    d: ProblemData, methodology: Methodology, solver: str, selection: str
+    d: ProblemData,
+    methodology: Methodology,
+    solver: str,
+    selection: str,
+    exact: dict[str, float] | None,
 ) -> WeightsResult:
     """The solve with the methodology's allowed relaxations, in order and each as small as
-    possible (``exchina.index.relaxation``); ``InfeasibleError`` naming the conflicts of the
-    strict problem when even every relaxation at its limit is infeasible."""
-    exact = smallest_amounts(methodology, d.parts, d.bounds)
+    possible (``exact``, from ``exchina.index.relaxation.smallest_amounts``); ``InfeasibleError``
+    naming the conflicts of the strict problem when even every relaxation at its limit is
+    infeasible."""
     found = None
     if exact is not None:
         # the amounts are exact up to the solvers' tolerances: when the weights cannot be found
