@@ -181,7 +181,15 @@ class UniverseInputs:
         self.history = MarketHistory(market, self.tickers)
         self.stages = StageEvidence(self.companies, self.stage_facts)
         self.scorer = Scorer(self.facts, self.companies)
-        self._share_dates = np.sort(self.shares["effective_from"].to_numpy(dtype="datetime64[ns]"))
+        sh = self.shares
+        self._share_dates = sh["effective_from"].to_numpy(dtype="datetime64[ns]")
+        self._share_order = np.argsort(self._share_dates, kind="stable")  # NaT last
+        pos = {c: i for i, c in enumerate(self.company_ids.tolist())}
+        self._share_company = np.array(
+            [pos.get(c, -1) for c in sh["company_id"].tolist()], dtype=int
+        )
+        self._share_count = sh["shares_outstanding"].to_numpy(dtype=float)
+        self._share_float = sh["free_float"].to_numpy(dtype=float)
         self._in_force: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def rows(self, market: Market, date: pd.Timestamp) -> int:
@@ -197,12 +205,22 @@ class UniverseInputs:
 
     def shares_in_force(self, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
         """(shares outstanding, free float) per company from ``shares.csv`` at ``t`` (NaN =
-        none); the records in force only change when one more takes effect."""
-        key = int(self._share_dates.searchsorted(t.as_unit("ns").to_datetime64(), side="right"))
+        none), as ``shares_in_force``; the records in force only change when one more takes
+        effect."""
+        t64 = t.as_unit("ns").to_datetime64()
+        key = int(np.count_nonzero(self._share_dates <= t64))
         if key not in self._in_force:
-            sif = shares_in_force(self.shares, t).reindex(self.company_ids)
-            self._in_force[key] = (
-                sif["shares_outstanding"].to_numpy(dtype=float),
-                sif["free_float"].to_numpy(dtype=float),
-            )
+            count = np.full(len(self.company_ids), np.nan)
+            free_float = np.full(len(self.company_ids), np.nan)
+            seen: set[int] = set()
+            for r in self._share_order[:key][::-1].tolist():  # newest first
+                i = int(self._share_company[r])
+                if i < 0:
+                    continue
+                if i not in seen:
+                    seen.add(i)
+                    count[i] = self._share_count[r]
+                if np.isnan(free_float[i]) and not np.isnan(self._share_float[r]):
+                    free_float[i] = self._share_float[r]
+            self._in_force[key] = (count, free_float)
         return self._in_force[key]

@@ -170,7 +170,7 @@ class StageEvidence:
             if cid[i] not in first or d < first[cid[i]]:
                 first[cid[i]] = d
         self._first_entry = first
-        self._classes: dict[bytes, tuple[pd.DataFrame, dict[str, np.ndarray]]] = {}
+        self._classes: dict[bytes, tuple[tuple[list[tuple], list[str], list[bool]], dict]] = {}
         self._entries: dict[bytes, pd.Series] = {}
 
     def _live(self, rows: np.ndarray, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +182,17 @@ class StageEvidence:
 
     def classify(self, t: pd.Timestamp | None) -> pd.DataFrame:
         """``classify_stages`` at ``t`` (None: the master alone)."""
-        return self._at(t)[0]
+        rows, facts, defaults = self._at(t)[0]
+        frame = pd.DataFrame(rows, columns=CLASS_COLUMNS[:-2], index=self.index)
+        frame["stage_fact"] = facts
+        frame["stage_default"] = defaults
+        return frame
 
     def columns(self, t: pd.Timestamp | None) -> dict[str, np.ndarray]:
         """``classify(t)``'s columns as arrays (text as object arrays)."""
         return self._at(t)[1]
 
-    def _at(self, t: pd.Timestamp | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    def _at(self, t: pd.Timestamp | None) -> tuple[tuple[list[tuple], list[str], list[bool]], dict]:
         rows = self._stage_rows
         if t is None or rows.size == 0:
             key = b""
@@ -197,16 +201,21 @@ class StageEvidence:
             known, live = self._live(rows, t)
             key = np.packbits(known).tobytes() + np.packbits(live).tobytes()
         if key not in self._classes:
-            frame = self._classify(rows[known], rows[live])
+            out, facts, defaults = self._classify(rows[known], rows[live])
+            cols = list(zip(*out, strict=True)) if out else [()] * (len(CLASS_COLUMNS) - 2)
             arrays = {
-                c: frame[c].to_numpy(dtype=float if c in SHARE_COLUMNS else object)
-                for c in CLASS_COLUMNS[:-1]
+                c: np.array(v, dtype=float if c in SHARE_COLUMNS else object)
+                for c, v in zip(CLASS_COLUMNS[:-2], cols, strict=True)
             }
-            arrays["stage_default"] = frame["stage_default"].to_numpy(dtype=bool)
-            self._classes[key] = (frame, arrays)
+            arrays["stage_fact"] = np.array(facts, dtype=object)
+            arrays["stage_default"] = np.array(defaults, dtype=bool)
+            self._classes[key] = ((out, facts, defaults), arrays)
         return self._classes[key]
 
-    def _classify(self, known: np.ndarray, live: np.ndarray) -> pd.DataFrame:
+    def _classify(
+        self, known: np.ndarray, live: np.ndarray
+    ) -> tuple[list[tuple], list[str], list[bool]]:
+        """(one row per company: stages, primary, basis, shares; stage_fact; stage_default)."""
         out = list(self.master)
         facts = [""] * len(out)
         defaults = [r[2] == DEFAULT_BASIS for r in out]
@@ -217,10 +226,7 @@ class StageEvidence:
                 basis += LAST_KNOWN
             out[i] = (stages, primary, basis, *(shares.get(s, 0.0) for s in STAGES))
             facts[i], defaults[i] = fact, False
-        frame = pd.DataFrame(out, columns=CLASS_COLUMNS[:-2], index=self.index)
-        frame["stage_fact"] = facts
-        frame["stage_default"] = defaults
-        return frame
+        return out, facts, defaults
 
     def _positions(
         self, known: np.ndarray, live: np.ndarray
