@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -167,6 +168,7 @@ def run_backtest(
     benchmark: str | Methodology | None = None,
     peer: Methodology | None = None,
     progress: bool = False,
+    on_rebalance: Callable[[str, int, int], None] | None = None,
     companies: pd.DataFrame | None = None,
     facts: pd.DataFrame | None = None,
     shares: pd.DataFrame | None = None,
@@ -180,7 +182,9 @@ def run_backtest(
     A rebalance the index layer cannot make (infeasible, stale or missing data) keeps the
     holdings and is noted; if none succeeds the last error is raised. ``companies``, ``facts``
     and ``shares``: a custom company master, exposure facts and share counts (default: the
-    shipped files), used at every rebalance and by the benchmark and peer runs."""
+    shipped files), used at every rebalance and by the benchmark and peer runs.
+    ``on_rebalance(name, done, total)`` is called before each scheduled rebalance (the app's
+    progress bar; ``progress`` draws a tqdm bar), by the benchmark and peer runs too."""
     from exchina.index import rebalance
     from exchina.index.methodology import Methodology
     from exchina.index.schedule import rebalance_dates
@@ -214,12 +218,12 @@ def run_backtest(
     current: pd.Series | None = None
     current_day: pd.Timestamp | None = None
     error: ExchinaError | None = None
-    for review, effective in tqdm(
-        list(sched.itertuples(index=False)),
-        desc=f"rebalances ({methodology.name})",
-        disable=not progress,
-        file=sys.stderr,
+    todo = list(sched.itertuples(index=False))
+    for i, (review, effective) in enumerate(
+        tqdm(todo, desc=f"rebalances ({methodology.name})", disable=not progress, file=sys.stderr)
     ):
+        if on_rebalance is not None:
+            on_rebalance(methodology.name, i, len(todo))
         review, effective = pd.Timestamp(review), pd.Timestamp(effective)
         day = _trade_date(effective, dates)
         if day is None or day < review:
@@ -325,7 +329,9 @@ def run_backtest(
     levels["benchmark"] = np.nan
     name, comparison = None, None
     if isinstance(benchmark, Methodology):
-        comparison = run_backtest(benchmark, market, lo, hi, progress=progress, **data)
+        comparison = run_backtest(
+            benchmark, market, lo, hi, progress=progress, on_rebalance=on_rebalance, **data
+        )
         name = benchmark.name
         levels["benchmark"] = _rebased(comparison.levels["level_tr"], levels)
     elif benchmark is not None:
@@ -333,7 +339,9 @@ def run_backtest(
         levels["benchmark"] = _rebased(_ticker_levels(name, market, start_day, hi), levels)
     peer_name = None
     if peer is not None:
-        other = run_backtest(peer, market, lo, hi, progress=progress, **data)
+        other = run_backtest(
+            peer, market, lo, hi, progress=progress, on_rebalance=on_rebalance, **data
+        )
         levels["peer"] = _rebased(other.levels["level_tr"], levels)
         peer_name, comparison = peer.name, other
     elif comparison is not None:

@@ -1,10 +1,11 @@
 """The app in a real browser, as a person uses it: served by ``exchina app --headless`` (the
 README's command) on a free port, driven by headless Debian Chromium through playwright.
 
-It walks every page, changes a stage bound and the cap in the methodology form, compares four
-methodologies, and fails on a Streamlit exception, a broken image, a request that leaves this
-machine (fonts, icons, telemetry), a Universe table that scrolls sideways at 1440 px, or a page
-that takes more than twice as long as a bare Streamlit page once its results are computed.
+It sees a progress bar count the rebalances of the first backtest, walks every page, changes a
+stage bound and the cap in the methodology form, compares four methodologies, and fails on a
+Streamlit exception, a broken image, a request that leaves this machine (fonts, icons,
+telemetry), a Universe table that scrolls sideways at 1440 px, or a page that takes more than
+twice as long as a bare Streamlit page once its results are computed.
 Screenshots of every step go to ``tests/_artifacts/`` (gitignored) for a human to look at."""
 
 from __future__ import annotations
@@ -173,7 +174,12 @@ def test_a_person_walks_the_app(chromium, app_url, bare_s):
     page = chromium.new_page(viewport={"width": WIDTH, "height": 1000})
     seen = watch(page)
     page.goto(app_url)
+    # a first launch backtests the flagship: a bar counts its rebalances meanwhile
+    bar = page.locator("[data-testid=stProgress]", has_text=re.compile(r"rebalance \d+ of \d+"))
+    bar.first.wait_for(timeout=FIRST_PAGE_S * 1000)
+    assert FLAGSHIP in bar.first.inner_text()
     settle(page, FIRST_PAGE_S, FLAGSHIP)
+    assert page.locator("[data-testid=stProgress]").count() == 0
     _check(page, "Overview")
     _shot(page, "1_overview")
 

@@ -222,6 +222,8 @@ def test_every_page_renders_and_cached_pages_are_fast():
     met = _table(at, "Max drawdown")
     assert "Max drawdown" in met.index and met.shape[1] >= 2  # flagship beside its peer
     at.toggle(key="performance_log").set_value(False)
+    at.session_state["performance_section"] = "Attribution"
+    at.run()
     at.radio(key="performance_attr_by").set_value("country")
     at.run()
     _ok(at)

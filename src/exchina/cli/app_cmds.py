@@ -9,7 +9,6 @@ caches for the first page (from the disk cache on a relaunch), so the first page
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import threading
 import time
@@ -28,13 +27,7 @@ APP_OPTIONS: dict[str, str] = {
 }
 
 
-WARM_THREAD = "exchina-warm"
-
-
-def _not_from_warm_thread(record: logging.LogRecord) -> bool:
-    """Streamlit warns that a thread without a session calls a cached function: the warm thread
-    does so on purpose."""
-    return record.threadName != WARM_THREAD
+WARM_THREAD = "exchina-warm"  # an app thread (exchina.ui.progress.THREAD_PREFIX): kept quiet
 
 
 def _warm() -> None:
@@ -58,14 +51,12 @@ def _warm() -> None:
         time.sleep(0.02)
     import streamlit as st
 
-    from exchina.ui import charts, data
+    from exchina.ui import charts, data, progress  # progress: no warning about this thread
 
     st.empty()  # Streamlit's first element in a process inspects the call stack (0.5 s): spent here
     index = pd.date_range("2020-01-01", periods=2)
     charts.lines(pd.DataFrame({"warm": [1.0, 2.0]}, index=index), "", "", log=True)
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
-        _not_from_warm_thread
-    )
+    progress.quiet_app_threads()
     with contextlib.suppress(ExchinaError):
         data.warm()
 

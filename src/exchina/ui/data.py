@@ -41,6 +41,7 @@ from exchina.index.methodology import (
 )
 from exchina.index.rebalance import RebalanceResult, rebalance
 from exchina.index.rulebook import to_toml
+from exchina.ui import progress
 from exchina.universe import build_universe, explain, load_companies, load_facts
 from exchina.universe.explain import Explanation
 from exchina.universe.screens import standing
@@ -124,22 +125,39 @@ def parse_text(text: str, file: str) -> Methodology:
 # ----------------------------------------------------------------------------- results
 
 
+def backtest(text: str, key: DataKey) -> BacktestResult:
+    """The methodology's backtest over all the market's history, against its own benchmark (the
+    ``[benchmark]`` ticker when the market has it, else its methodology). The peer methodology
+    used for the China-exposure comparison is backtested separately (``benchmark_methodology_text``)
+    so one cached peer serves every methodology that names it. On a page, a backtest that is
+    computed shows a progress bar counting its rebalances (``exchina.ui.progress``)."""
+    return progress.with_progress(
+        _job(text, key), lambda: _backtest(text, key), "Running the backtest"
+    )
+
+
+def _job(text: str, key: DataKey) -> str:
+    """The name a backtest's progress is reported under: its cache key."""
+    return f"backtest:{_digest(text)}:{key.store}:{_digest(key.fingerprint)}"
+
+
 @st.cache_data(
     show_time=True,
     show_spinner="Running the backtest (first time for this methodology)...",
     max_entries=16,
 )
-def backtest(text: str, key: DataKey) -> BacktestResult:
-    """The methodology's backtest over all the market's history, against its own benchmark (the
-    ``[benchmark]`` ticker when the market has it, else its methodology). The peer methodology
-    used for the China-exposure comparison is backtested separately (``benchmark_methodology_text``)
-    so one cached peer serves every methodology that names it."""
+def _backtest(text: str, key: DataKey) -> BacktestResult:
+    """``backtest`` through the caches (cached calls within this module use it directly)."""
 
     def compute() -> BacktestResult:
         m = methodology(text)
         mk = market(key)
         bench, _peer = resolve_benchmark(m, market=mk)
-        return _run_backtest(m, mk, benchmark=bench)
+        job = _job(text, key)
+        try:
+            return _run_backtest(m, mk, benchmark=bench, on_rebalance=progress.reporter(job))
+        finally:
+            progress.forget(job)
 
     return _disk("backtest", key, text, compute)
 
@@ -147,33 +165,33 @@ def backtest(text: str, key: DataKey) -> BacktestResult:
 @st.cache_data(show_spinner=False, max_entries=16)
 def metrics(text: str, key: DataKey) -> dict:
     """``BacktestResult.metrics()`` of the methodology's backtest."""
-    return _disk("metrics", key, text, lambda: backtest(text, key).metrics())
+    return _disk("metrics", key, text, lambda: _backtest(text, key).metrics())
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def china_exposure(text: str, key: DataKey) -> pd.Series:
     """Weighted China score of the index at each rebalance."""
-    return _disk("china", key, text, lambda: backtest(text, key).china_exposure()["index"])
+    return _disk("china", key, text, lambda: _backtest(text, key).china_exposure()["index"])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def confidence_exposure(text: str, key: DataKey) -> pd.Series:
     """Weighted confidence of the index's China scores at each rebalance."""
     return _disk(
-        "confidence", key, text, lambda: backtest(text, key).confidence_exposure()["index"]
+        "confidence", key, text, lambda: _backtest(text, key).confidence_exposure()["index"]
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=48)
 def exposures(text: str, key: DataKey, by: str) -> pd.DataFrame:
     """Weight per group (``primary_stage``, ``country``, ``china_band``) at each rebalance."""
-    return _disk("exposures", key, text, lambda: backtest(text, key).exposures(by), by)
+    return _disk("exposures", key, text, lambda: _backtest(text, key).exposures(by), by)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def attribution(text: str, key: DataKey, by: str) -> pd.DataFrame:
     """Contribution by group to each holding period's price return."""
-    return _disk("attribution", key, text, lambda: backtest(text, key).attribution(by), by)
+    return _disk("attribution", key, text, lambda: _backtest(text, key).attribution(by), by)
 
 
 @st.cache_data(show_time=True, show_spinner="Rebalancing...", max_entries=16)
@@ -183,7 +201,7 @@ def current_rebalance(text: str, key: DataKey) -> RebalanceResult:
 
     def compute() -> RebalanceResult:
         m = methodology(text)
-        res = backtest(text, key)
+        res = _backtest(text, key)
         date = pd.Timestamp(res.weights.index[-1])
         previous = None
         if len(res.weights) > 1:
@@ -230,7 +248,7 @@ def universe(
 @st.cache_data(show_spinner=False, max_entries=64)
 def held_at(text: str, key: DataKey, date: str) -> tuple[str, ...]:
     """The index's holdings in force at ``date`` (set at the last rebalance on or before it)."""
-    w = backtest(text, key).weights.loc[:date]
+    w = _backtest(text, key).weights.loc[:date]
     if w.empty:
         return ()
     last = w.iloc[-1]
@@ -279,7 +297,7 @@ def events() -> pd.DataFrame:
 @st.cache_data(show_time=True, show_spinner="Writing the HTML report...", max_entries=8)
 def report_html(text: str, key: DataKey) -> str:
     """The self-contained HTML backtest report."""
-    return render_report(backtest(text, key), events=events())
+    return render_report(_backtest(text, key), events=events())
 
 
 def levels_csv(result: BacktestResult) -> bytes:

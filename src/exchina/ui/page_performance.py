@@ -1,5 +1,7 @@
 """Performance page: levels, drawdowns, rolling volatility, metrics, calendar-year returns,
-attribution and export-control event windows; several methodologies side by side."""
+attribution and export-control event windows; several methodologies side by side. Charts sit in
+tabs that compute and send only the open one (``st.tabs(on_change="rerun")`` in fragments), so
+a page switch draws two charts, not six."""
 
 from __future__ import annotations
 
@@ -82,6 +84,102 @@ def _event_section(res: BacktestResult) -> None:
     )
 
 
+DAILY_TABS = ("Levels", "Drawdown", "Rolling volatility")
+
+
+@st.fragment
+def _daily_charts(levels: pd.DataFrame, src: str) -> None:
+    """Levels, drawdowns and rolling volatility, one tab at a time: only the open tab's chart is
+    built and sent (three charts of ~3,500 daily points each, drawn at every page switch, made
+    it take over a second). A fragment: a tab or a control here reruns only this part."""
+    lv, dd, vol = st.tabs(list(DAILY_TABS), key="performance_chart", on_change="rerun")
+    if lv.open:
+        with lv:
+            log = st.toggle("Log scale", value=True, key="performance_log")
+            st.plotly_chart(
+                charts.lines(levels, "Index levels (USD, total return)", src, log=log),
+                key="performance_levels",
+            )
+    if dd.open:
+        frame = pd.DataFrame({n: drawdown_series(levels[n].dropna(), str(n)) for n in levels})
+        dd.plotly_chart(
+            charts.lines(frame, "Drawdown from the running peak", src, pct=True),
+            key="performance_drawdown",
+        )
+    if vol.open:
+        with vol:
+            window = st.select_slider(
+                "Rolling volatility window (trading days)",
+                [21, 63, 126, 252],
+                63,
+                key="performance_vol",
+            )
+            frame = pd.DataFrame(
+                {n: rolling_volatility(levels[n].dropna(), window, column=str(n)) for n in levels}
+            )
+            st.plotly_chart(
+                charts.lines(
+                    frame, f"Rolling volatility ({window} days, annualised)", src, pct=True
+                ),
+                key="performance_vol_chart",
+            )
+
+
+SECTION_TABS = ("Calendar-year returns", "Attribution", "Export-control events")
+
+
+@st.fragment
+def _sections(ctx: layout.Context, main: BacktestResult, levels: pd.DataFrame) -> None:
+    """Calendar-year returns, attribution and the event windows, one tab at a time (only the
+    open tab is computed and sent); a fragment, like the charts above."""
+    src = main.label
+    yearly, attribution, events = st.tabs(
+        list(SECTION_TABS), key="performance_section", on_change="rerun"
+    )
+    if yearly.open:
+        with yearly:
+            yr = yearly_returns(levels)
+            st.plotly_chart(
+                charts.bars(yr, "Return by calendar year (last year to date)", src, series=True),
+                key="performance_yearly",
+            )
+            st.dataframe(yearly_table(yr), key="performance_yearly_table", width="stretch")
+    if attribution.open:
+        with attribution:
+            _attribution(ctx, src)
+    if events.open:
+        with events:
+            _event_section(main)
+
+
+def _attribution(ctx: layout.Context, src: str) -> None:
+    """Contribution by stage or country to each holding period's return (selected methodology)."""
+    st.subheader(f"Attribution: {ctx.methodology.name}")
+    by = st.radio(
+        "By",
+        ["primary_stage", "country"],
+        horizontal=True,
+        key="performance_attr_by",
+        format_func=lambda x: "stage" if x == "primary_stage" else x,
+    )
+    att = data.attribution(ctx.text, ctx.key, by)
+    if att.empty:
+        return
+    piv = att.pivot_table(
+        index="period_start", columns="group", values="contribution", aggfunc="sum"
+    )
+    piv.index = pd.DatetimeIndex(piv.index).strftime("%Y-%m-%d")
+    st.plotly_chart(
+        charts.bars(
+            piv,
+            "Contribution to each holding period's price return (before costs)",
+            src,
+            barmode="relative",
+        ),
+        key="performance_attribution",
+    )
+
+
 def render() -> None:
     ctx = layout.context()
     st.title("Performance")
@@ -89,36 +187,13 @@ def render() -> None:
     if ctx.name not in results:
         return
     main = results[ctx.name][1]
-    src = main.label
     names = {n: r.methodology for n, (_, r) in results.items()}
     levels = pd.DataFrame({names[n]: r.levels["level_tr"] for n, (_, r) in results.items()})
     bench = benchmark_series_label(main)
     if bench and main.levels["benchmark"].notna().any() and bench not in levels:
         levels[bench] = main.levels["benchmark"]
 
-    c1, c2 = st.columns([1, 3])
-    log = c1.toggle("Log scale", value=True, key="performance_log")
-    window = c2.select_slider(
-        "Rolling volatility window (trading days)", [21, 63, 126, 252], 63, key="performance_vol"
-    )
-    st.plotly_chart(
-        charts.lines(levels, "Index levels (USD, total return)", src, log=log),
-        key="performance_levels",
-    )
-    left, right = st.columns(2)
-    dd = pd.DataFrame({n: drawdown_series(levels[n].dropna(), str(n)) for n in levels})
-    left.plotly_chart(
-        charts.lines(dd, "Drawdown from the running peak", src, pct=True),
-        key="performance_drawdown",
-    )
-    vol = pd.DataFrame(
-        {n: rolling_volatility(levels[n].dropna(), window, column=str(n)) for n in levels}
-    )
-    right.plotly_chart(
-        charts.lines(vol, f"Rolling volatility ({window} days, annualised)", src, pct=True),
-        key="performance_vol_chart",
-    )
-
+    _daily_charts(levels, main.label)
     for n, (_, r) in results.items():
         layout.caveats(r, f"performance_{n}")
     st.subheader("Metrics")
@@ -131,39 +206,7 @@ def render() -> None:
     st.dataframe(
         table, key="performance_metrics", width="stretch", height=35 * (len(table) + 1) + 3
     )
-
-    st.subheader("Calendar-year returns")
-    yr = yearly_returns(levels)
-    st.plotly_chart(
-        charts.bars(yr, "Return by calendar year (last year to date)", src, series=True),
-        key="performance_yearly",
-    )
-    st.dataframe(yearly_table(yr), key="performance_yearly_table", width="stretch")
-
-    st.subheader(f"Attribution: {ctx.methodology.name}")
-    by = st.radio(
-        "By",
-        ["primary_stage", "country"],
-        horizontal=True,
-        key="performance_attr_by",
-        format_func=lambda x: "stage" if x == "primary_stage" else x,
-    )
-    att = data.attribution(ctx.text, ctx.key, by)
-    if not att.empty:
-        piv = att.pivot_table(
-            index="period_start", columns="group", values="contribution", aggfunc="sum"
-        )
-        piv.index = pd.DatetimeIndex(piv.index).strftime("%Y-%m-%d")
-        st.plotly_chart(
-            charts.bars(
-                piv,
-                "Contribution to each holding period's price return (before costs)",
-                src,
-                barmode="relative",
-            ),
-            key="performance_attribution",
-        )
-    _event_section(main)
+    _sections(ctx, main, levels)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ GROUPS = (
 def render() -> None:
     ctx = layout.context()
     st.title("Weights")
+    # the backtest first: its progress bar counts rebalances (the latest one is redone from it)
+    res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
+    if res is None:
+        return
     reb = layout.guarded(lambda: data.current_rebalance(ctx.text, ctx.key))
     if reb is None:
         return
@@ -119,28 +123,26 @@ def render() -> None:
             for c in ("previous_weight", "weight", "trade_weight")
         },
     )
-    res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
-    if res is not None:
-        st.subheader("Through time")
-        layout.caveats(res, "weights")
-        by = st.radio(
-            "Group by",
-            ["primary_stage", "country", "china_band"],
-            horizontal=True,
-            key="weights_by",
-            format_func=lambda x: {
-                "primary_stage": "primary stage",
-                "china_band": "China band",
-            }.get(x, x),
-        )
-        if by == "primary_stage":
-            st.caption(f"Through time by {STAGE_BASIS['primary']}.")
-        st.plotly_chart(
-            charts.stacked_area(
-                data.exposures(ctx.text, ctx.key, by), "Weight at each rebalance", res.label
-            ),
-            key="weights_history",
-        )
+    st.subheader("Through time")
+    layout.caveats(res, "weights")
+    by = st.radio(
+        "Group by",
+        ["primary_stage", "country", "china_band"],
+        horizontal=True,
+        key="weights_by",
+        format_func=lambda x: {
+            "primary_stage": "primary stage",
+            "china_band": "China band",
+        }.get(x, x),
+    )
+    if by == "primary_stage":
+        st.caption(f"Through time by {STAGE_BASIS['primary']}.")
+    st.plotly_chart(
+        charts.stacked_area(
+            data.exposures(ctx.text, ctx.key, by), "Weight at each rebalance", res.label
+        ),
+        key="weights_history",
+    )
 
 
 if __name__ == "__main__":
