@@ -75,8 +75,9 @@ class Market:
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """The last date with any price."""
-        return pd.Timestamp(self.close.dropna(how="all").index.max())
+        """The last date with any price (NaT if none)."""
+        rows = np.flatnonzero(~np.isnan(self.close.to_numpy(dtype=float)).all(axis=1))
+        return pd.Timestamp(self.close.index[rows].max())
 
     @property
     def label(self) -> str:

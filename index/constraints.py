@@ -373,8 +373,9 @@ class GroupBounds:
         groups: list[tuple[str, np.ndarray, float, float]] = []
         if c.stage_bounds:
             ex = stage_exposure(frame, c.stage_weighting)
+            values, col = ex.to_numpy(float), {s: i for i, s in enumerate(ex.columns)}
             for key, (lo, hi) in sorted(c.stage_bounds.items()):
-                row = ex[key.split("+")].sum(axis=1).to_numpy(float)
+                row = np.nansum(values[:, [col[s] for s in key.split("+")]], axis=1)
                 groups.append((f"stage_bounds.{key}", row, lo, hi))
         if c.country_bounds:
             ex = country_exposure(frame)

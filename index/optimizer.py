@@ -121,10 +121,11 @@ class ProblemData:
 
 
 def _eligible(universe: pd.DataFrame) -> pd.DataFrame:
-    frame = universe
-    if "eligible" in frame.columns:
-        frame = frame[frame["eligible"].astype(bool)]
-    return frame.sort_index()
+    """The eligible rows in ticker order (one positional take: the frame is wide)."""
+    pos = np.arange(len(universe))
+    if "eligible" in universe.columns:
+        pos = np.flatnonzero(universe["eligible"].astype(bool).to_numpy())
+    return universe.iloc[pos[np.argsort(universe.index.to_numpy()[pos], kind="stable")]]
 
 
 def build_data(
@@ -149,7 +150,11 @@ def build_data(
         extra = [t for t in parent_weights.index if t not in frame.index and t in universe.index]
         frame = pd.concat([frame, universe.loc[extra]]).sort_index()
     tickers = frame.index.astype(str).tolist()
-    in_universe = np.asarray(frame.index.isin(eligible.index))
+    in_universe = (
+        np.ones(len(frame), dtype=bool)
+        if frame is eligible
+        else np.asarray(frame.index.isin(eligible.index))
+    )
 
     mcap = (
         pd.to_numeric(frame["float_mcap_usd"], errors="coerce")
@@ -439,7 +444,9 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
     for r in d.rules:
         b = cp.Variable(n, boolean=True)
         u = cp.Variable(n, nonneg=True)
-        cons += [w <= r.threshold + (r.cap - r.threshold) * b, u >= w - r.cap * (1 - b)]
+        # u: w for a big name, at most 0 otherwise (w - threshold, not w - cap: the same
+        # integer solutions with a tight LP bound, see exchina.index.relaxation)
+        cons += [w <= r.threshold + (r.cap - r.threshold) * b, u >= w - r.threshold * (1 - b)]
         cons.append(cp.sum(u) <= r.limit)
         bigs.append(b)
     # equally good selections are common (names at the same cap): a tiny preference for the

@@ -296,7 +296,7 @@ def _report(
     w = constituents.set_index("ticker")["weight"]
     eligible = universe["eligible"].astype(bool).to_numpy()
     held = universe.reindex(w.index)
-    stages = stage_exposure(held, m.constraints.stage_weighting)
+    by_stage = weights_by(w, stage_exposure(held, m.constraints.stage_weighting))
     bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
     for wt, score in zip(w.to_numpy(), held["china_score"].to_numpy(), strict=True):
         band = china_band(float(score))
@@ -336,7 +336,7 @@ def _report(
             "stages": result.diagnostics.get("stages", []),
             "warnings": result.diagnostics.get("warnings", []),
         },
-        "weights_by_stage": {s: weights_by(w, stages).get(s, 0.0) for s in STAGES},
+        "weights_by_stage": {s: by_stage.get(s, 0.0) for s in STAGES},
         "stage_weighting": m.constraints.stage_weighting,
         "weights_by_country": dict(sorted(weights_by(w, country_exposure(held)).items())),
         "weights_by_china_band": bands,

@@ -220,6 +220,9 @@ class _Milp:
             ("mip_abs_gap", 0.0),
             ("mip_feasibility_tolerance", 1e-9),
             ("primal_feasibility_tolerance", 1e-9),
+            # the root LP mostly solves these small problems (see the UCITS rows below); the
+            # feasibility-jump heuristic before it costs more than it finds (same amounts, 2x)
+            ("mip_heuristic_run_feasibility_jump", False),
         ):
             h.setOptionValue(option, value)
         h.passModel(lp)

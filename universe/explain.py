@@ -123,9 +123,9 @@ def explain(
 
     ann = annotate_facts(own, t, rules)
     fa = fact_arrays(own, t, rules)
-    w = _weights(rules)
-    share = w / w.sum()
-    setter_pos = graded_matrices(fa, pd.Index([cid]), pd.Index(w.index))["setter"].ravel()
+    factors, weights = _weights(rules)
+    share = pd.Series(weights / weights.sum(), index=factors)
+    setter_pos = graded_matrices(fa, pd.Index([cid]), factors)["setter"].ravel()
     is_setter = np.zeros(len(ann), dtype=bool)
     is_setter[setter_pos[setter_pos >= 0]] = True
     is_flag = flag_mask(fa, rules)

@@ -15,6 +15,8 @@ filing says nothing about today's register.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -41,37 +43,78 @@ def facts_in_force(facts: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFram
     return facts.loc[mask]
 
 
-def last_check(facts: pd.DataFrame, date: str | pd.Timestamp | np.datetime64) -> np.ndarray:
+@dataclass(frozen=True)
+class FactColumns:
+    """The columns of an exposure-facts frame the scorer reads, as numpy arrays (read once for
+    a backtest's many dates), with each fact's graded factor and evidence quality."""
+
+    known_from: np.ndarray
+    effective_from: np.ndarray
+    effective_to: np.ndarray
+    source_date: np.ndarray
+    verified_on: np.ndarray | None  # None: the file has no verified_on column
+    company_id: np.ndarray
+    factor: np.ndarray
+    value: np.ndarray
+    counterparty: np.ndarray
+    graded_factor: np.ndarray
+    quality: np.ndarray
+
+    @classmethod
+    def of(cls, facts: pd.DataFrame) -> FactColumns:
+        factor = facts["factor"].to_numpy(dtype=object)
+        grades = facts["evidence_grade"].to_numpy(dtype=object)
+        return cls(
+            known_from=facts["known_from"].to_numpy(),
+            effective_from=facts["effective_from"].to_numpy(),
+            effective_to=facts["effective_to"].to_numpy(),
+            source_date=facts["source_date"].to_numpy(),
+            verified_on=facts["verified_on"].to_numpy() if "verified_on" in facts else None,
+            company_id=facts["company_id"].to_numpy(dtype=object),
+            factor=factor,
+            value=facts["value"].to_numpy(dtype=float),
+            counterparty=facts["counterparty"].to_numpy(dtype=object),
+            graded_factor=np.array([GRADED_AS.get(f, f) for f in factor], dtype=object),
+            quality=np.array([GRADE_QUALITY[g] for g in grades], dtype=float),
+        )
+
+
+def last_check(
+    facts: pd.DataFrame | FactColumns, date: str | pd.Timestamp | np.datetime64
+) -> np.ndarray:
     """Per fact, the last check known at ``date``: ``verified_on`` when it is on or before
     ``date``, else ``source_date`` (datetime64 array aligned with ``facts``)."""
     t = pd.Timestamp(date).as_unit("ns").to_datetime64()
-    source = facts["source_date"].to_numpy()
-    if "verified_on" not in facts:
+    f = facts if isinstance(facts, FactColumns) else FactColumns.of(facts)
+    source = f.source_date
+    if f.verified_on is None:
         return source
-    verified = facts["verified_on"].to_numpy()
+    verified = f.verified_on
     seen = ~np.isnat(verified) & (verified <= t) & (verified > source)
     return np.where(seen, verified, source)
 
 
 def fact_arrays(
-    facts: pd.DataFrame, date: str | pd.Timestamp, rules: ChinaScoreRules
+    facts: pd.DataFrame | FactColumns, date: str | pd.Timestamp, rules: ChinaScoreRules
 ) -> dict[str, np.ndarray]:
     """Numpy columns for the facts known at ``date`` (see ``annotate_facts``), plus ``row``:
     their positions in ``facts``. The scorer's fast path; ``annotate_facts`` wraps it."""
     t = pd.Timestamp(date).as_unit("ns").to_datetime64()
-    known = facts["known_from"].to_numpy() <= t
+    f = facts if isinstance(facts, FactColumns) else FactColumns.of(facts)
+    known = f.known_from <= t
     row = np.flatnonzero(known)
-    start = facts["effective_from"].to_numpy()[row]
-    end = facts["effective_to"].to_numpy()[row]
+    start = f.effective_from[row]
+    end = f.effective_to[row]
     started = start <= t
     ended = ~np.isnat(end) & (end <= t) & started
-    years_ended = np.where(ended, (t - end) / _ONE_DAY / DAYS_PER_YEAR, 0.0)
+    years_ended = np.where(ended, np.subtract(t, end) / _ONE_DAY / DAYS_PER_YEAR, 0.0)
     decay = np.where(ended, 0.5 ** (years_ended / rules.ended_half_life_years), 1.0)
-    source = facts["source_date"].to_numpy()[row]
-    age = (t - source) / _ONE_DAY / DAYS_PER_YEAR
-    checked = last_check(facts, t)[row]
-    check_age = np.subtract(t, checked) / _ONE_DAY / DAYS_PER_YEAR  # the stubs misread t - array
-    factor = facts["factor"].to_numpy(dtype=object)[row]
+    source = f.source_date[row]
+    # np.subtract: the stubs misread t - array
+    age = np.subtract(t, source) / _ONE_DAY / DAYS_PER_YEAR
+    checked = last_check(f, t)[row]
+    check_age = np.subtract(t, checked) / _ONE_DAY / DAYS_PER_YEAR
+    factor = f.factor[row]
     stale = np.zeros(len(row), dtype=bool)
     if rules.reverify_after_months is not None:
         stale |= check_age > rules.reverify_after_months / MONTHS_PER_YEAR
@@ -80,20 +123,19 @@ def fact_arrays(
         own = np.isin(factor, OWNERSHIP_FACTORS) & open_ended
         stale |= own & (age > rules.ownership_stale_after_years)
     multiplier = np.where(started, decay * np.where(stale, rules.stale_discount, 1.0), 0.0)
-    value = facts["value"].to_numpy(dtype=float)[row]
+    value = f.value[row]
     scaled = np.where(
         np.isin(factor, _PCT),
         np.minimum(value / rules.ownership_full_scale_pct, 1.0),
         np.clip(value, 0.0, 1.0),
     )
     status = np.select([~started, ended], ["pending", "ended"], "in_force").astype(object)
-    grades = facts["evidence_grade"].to_numpy(dtype=object)[row]
     return {
         "row": row,
-        "company_id": facts["company_id"].to_numpy(dtype=object)[row],
+        "company_id": f.company_id[row],
         "factor": factor,
         "value": value,
-        "counterparty": facts["counterparty"].to_numpy(dtype=object)[row],
+        "counterparty": f.counterparty[row],
         "status": status,
         "in_force": status == "in_force",
         "age_years": age,
@@ -104,8 +146,8 @@ def fact_arrays(
         "multiplier": multiplier,
         "scaled": scaled,
         "effective": scaled * multiplier,
-        "graded_factor": np.array([GRADED_AS.get(f, f) for f in factor], dtype=object),
-        "quality": np.array([GRADE_QUALITY[g] for g in grades], dtype=float),
+        "graded_factor": f.graded_factor[row],
+        "quality": f.quality[row],
     }
 
 

@@ -25,7 +25,8 @@ from exchina.universe.loaders import (
     load_shares,
     load_stage_facts,
 )
-from exchina.universe.stages import chain_entry, classify_stages
+from exchina.universe.score import Scorer
+from exchina.universe.stages import StageEvidence
 
 
 def _columns(values: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -110,42 +111,6 @@ class MarketHistory:
         )
 
 
-class StageHistory:
-    """``classify_stages`` and ``chain_entry`` at any date, each worked out once per state of
-    the stage evidence (which rows are known and started, which of those still in force): the
-    answer changes only when a stage fact's date passes, and a backtest asks at every review."""
-
-    def __init__(self, companies: pd.DataFrame, stage_facts: pd.DataFrame) -> None:
-        self.companies = companies
-        self.stage_facts = stage_facts
-        self.ids = pd.Index(companies["company_id"])
-        self._known = stage_facts["known_from"].to_numpy(dtype="datetime64[ns]")
-        self._start = stage_facts["effective_from"].to_numpy(dtype="datetime64[ns]")
-        self._end = stage_facts["effective_to"].to_numpy(dtype="datetime64[ns]")
-        self._classes: dict[bytes, pd.DataFrame] = {}
-        self._entries: dict[bytes, pd.Series] = {}
-
-    def _state(self, t: pd.Timestamp) -> bytes:
-        t64 = t.as_unit("ns").to_datetime64()
-        known = (self._known <= t64) & (self._start <= t64)
-        live = known & (np.isnat(self._end) | (t64 < self._end))
-        return np.packbits(known).tobytes() + np.packbits(live).tobytes()
-
-    def classes(self, t: pd.Timestamp) -> pd.DataFrame:
-        """``classify_stages(companies, stage_facts, t)`` (shared: do not modify)."""
-        key = self._state(t)
-        if key not in self._classes:
-            self._classes[key] = classify_stages(self.companies, self.stage_facts, t)
-        return self._classes[key]
-
-    def entry(self, t: pd.Timestamp) -> pd.Series:
-        """``chain_entry(stage_facts, company ids, t)`` (shared: do not modify)."""
-        key = self._state(t)
-        if key not in self._entries:
-            self._entries[key] = chain_entry(self.stage_facts, self.ids, t)
-        return self._entries[key]
-
-
 def shares_in_force(shares: pd.DataFrame, date: str | pd.Timestamp) -> pd.DataFrame:
     """Latest ``shares.csv`` record per company with ``effective_from <= date``; the free float
     is the latest known one (a record without a free float keeps the previous one)."""
@@ -214,8 +179,17 @@ class UniverseInputs:
         self.listed_text = _date_text(c["listed_from"])
         self.commodity_sets = [frozenset(str(x).split(";")) for x in self.columns["commodities"]]
         self.history = MarketHistory(market, self.tickers)
-        self.stages = StageHistory(self.companies, self.stage_facts)
-        self._share_dates = np.sort(self.shares["effective_from"].to_numpy(dtype="datetime64[ns]"))
+        self.stages = StageEvidence(self.companies, self.stage_facts)
+        self.scorer = Scorer(self.facts, self.companies)
+        sh = self.shares
+        self._share_dates = sh["effective_from"].to_numpy(dtype="datetime64[ns]")
+        self._share_order = np.argsort(self._share_dates, kind="stable")  # NaT last
+        pos = {c: i for i, c in enumerate(self.company_ids.tolist())}
+        self._share_company = np.array(
+            [pos.get(c, -1) for c in sh["company_id"].tolist()], dtype=int
+        )
+        self._share_count = sh["shares_outstanding"].to_numpy(dtype=float)
+        self._share_float = sh["free_float"].to_numpy(dtype=float)
         self._in_force: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def rows(self, market: Market, date: pd.Timestamp) -> int:
@@ -231,12 +205,22 @@ class UniverseInputs:
 
     def shares_in_force(self, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
         """(shares outstanding, free float) per company from ``shares.csv`` at ``t`` (NaN =
-        none); the records in force only change when one more takes effect."""
-        key = int(self._share_dates.searchsorted(t.as_unit("ns").to_datetime64(), side="right"))
+        none), as ``shares_in_force``; the records in force only change when one more takes
+        effect."""
+        t64 = t.as_unit("ns").to_datetime64()
+        key = int(np.count_nonzero(self._share_dates <= t64))
         if key not in self._in_force:
-            sif = shares_in_force(self.shares, t).reindex(self.company_ids)
-            self._in_force[key] = (
-                sif["shares_outstanding"].to_numpy(dtype=float),
-                sif["free_float"].to_numpy(dtype=float),
-            )
+            count = np.full(len(self.company_ids), np.nan)
+            free_float = np.full(len(self.company_ids), np.nan)
+            seen: set[int] = set()
+            for r in self._share_order[:key][::-1].tolist():  # newest first
+                i = int(self._share_company[r])
+                if i < 0:
+                    continue
+                if i not in seen:
+                    seen.add(i)
+                    count[i] = self._share_count[r]
+                if np.isnan(free_float[i]) and not np.isnan(self._share_float[r]):
+                    free_float[i] = self._share_float[r]
+            self._in_force[key] = (count, free_float)
         return self._in_force[key]

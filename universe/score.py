@@ -29,7 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from exchina.universe.facts import fact_arrays
+from exchina.universe.facts import FactColumns, fact_arrays
 from exchina.universe.rules import BACKING_FACTOR, ChinaScoreRules
 
 CHINA_COUNTRIES = frozenset({"CN", "HK", "MO"})
@@ -71,11 +71,22 @@ def master_flags(
     in ``fa``) takes precedence: a company that moved its domicile is flagged only while its
     ``domicile_china`` fact says so.
     """
+    return _undated(_master_pairs(companies), fa)
+
+
+def _master_pairs(companies: pd.DataFrame) -> list[tuple[str, str]]:
+    """The master's flags before dated facts are considered."""
     ids = companies["company_id"].to_numpy(dtype=object)
     dom = companies["country"].isin(CHINA_COUNTRIES).to_numpy()
     lst = companies["ticker"].str.upper().str.endswith(CHINA_TICKER_SUFFIXES).to_numpy()
     pairs = [(c, "domicile_china") for c in ids[dom]]
-    pairs += [(c, "primary_listing_china") for c in ids[lst]]
+    return pairs + [(c, "primary_listing_china") for c in ids[lst]]
+
+
+def _undated(
+    pairs: list[tuple[str, str]], fa: Mapping[str, np.ndarray] | None
+) -> list[tuple[str, str]]:
+    """``pairs`` without those a counted dated fact of the same factor speaks for."""
     if fa is not None and pairs:
         counted = np.asarray(fa["status"], dtype=object) != "pending"
         dated = set(
@@ -89,9 +100,10 @@ def master_flags(
     return pairs
 
 
-def _weights(rules: ChinaScoreRules) -> pd.Series:
-    w = pd.Series(rules.weights, dtype=float)
-    return w[w > 0]
+def _weights(rules: ChinaScoreRules) -> tuple[pd.Index, np.ndarray]:
+    """The weighted graded factors and their weights (zero weights left out)."""
+    weighted = [(f, float(v)) for f, v in rules.weights.items() if float(v) > 0]
+    return pd.Index([f for f, _ in weighted], dtype=object), np.array([v for _, v in weighted])
 
 
 def graded_matrices(
@@ -135,63 +147,90 @@ def score_companies(
     Indexed by ``company_id``: the companies in ``companies`` when given (also the source of
     master flags), else those with facts. Columns: ``SCORE_COLUMNS``.
     """
-    rules = rules or ChinaScoreRules()
-    fa = fact_arrays(facts, date, rules)
-    if companies is not None:
-        ids = pd.Index(companies["company_id"], name="company_id")
-    else:
-        ids = pd.Index(pd.unique(facts["company_id"]), name="company_id")
-    w = _weights(rules)
-    g = graded_matrices(fa, ids, pd.Index(w.index))
-    unknown = np.isnan(g["value"])
-    fill = rules.unknown_value if rules.unknown_policy == "penalize" else 0.0
-    wv = w.to_numpy()
-    graded_score = 100.0 * (np.where(unknown, fill, g["value"]) @ wv) / wv.sum()
-    confidence = ((g["k"] * g["q"]) @ wv) / wv.sum()
-    names = np.asarray(w.index, dtype=object)
-    unknown_factors = [";".join(names[row]) if row.any() else "" for row in unknown]
-    evidenced = (~unknown).sum(axis=1).astype("int64")
+    return Scorer(facts, companies).score(date, rules)
 
-    pos = {c: i for i, c in enumerate(ids)}
-    flags: dict[int, dict[str, float]] = {}
-    hit = np.flatnonzero(flag_mask(fa, rules))
-    for c, f, q in zip(fa["company_id"][hit], fa["factor"][hit], fa["quality"][hit], strict=True):
-        if c in pos:
-            d = flags.setdefault(pos[c], {})
-            d[f] = max(d.get(f, 0.0), q)
-    if companies is not None:
-        for c, f in master_flags(companies, fa):
-            flags.setdefault(pos[c], {})[f] = 1.0
-    flag_text = np.full(len(ids), "", dtype=object)
-    conf_out = confidence.copy()
-    score = graded_score.copy()
-    for i, d in flags.items():
-        flag_text[i] = ";".join(sorted(d))
-        conf_out[i] = max(d.values())
-        score[i] = 100.0
 
-    backed = np.zeros(len(ids))
-    backers: dict[int, set[str]] = {}
-    bi = np.flatnonzero((fa["factor"] == BACKING_FACTOR) & fa["in_force"])
-    ci = ids.get_indexer(pd.Index(fa["company_id"][bi]))
-    keep = ci >= 0
-    np.add.at(backed, ci[keep], fa["value"][bi][keep])
-    for i, who in zip(ci[keep], fa["counterparty"][bi][keep], strict=True):
-        backers.setdefault(int(i), set()).add(str(who))
-    backer_text = np.full(len(ids), "", dtype=object)
-    for i, names_set in backers.items():
-        backer_text[i] = ";".join(sorted(names_set))
+class Scorer:
+    """``score_companies`` for one set of facts and master at many dates: the facts' columns
+    and the master's flags are read once."""
 
-    return pd.DataFrame(
-        {
+    def __init__(self, facts: pd.DataFrame, companies: pd.DataFrame | None = None) -> None:
+        self.facts = FactColumns.of(facts)
+        self.master: list[tuple[str, str]] | None = None
+        if companies is not None:
+            self.ids = pd.Index(companies["company_id"], name="company_id")
+            self.master = _master_pairs(companies)
+        else:
+            self.ids = pd.Index(pd.unique(facts["company_id"]), name="company_id")
+        self.pos = {c: i for i, c in enumerate(self.ids)}
+
+    def score(self, date: str | pd.Timestamp, rules: ChinaScoreRules | None = None) -> pd.DataFrame:
+        """Every company's score at ``date`` (``score_companies``)."""
+        a = self.arrays(date, rules or ChinaScoreRules())
+        strings = ("china_flags", "unknown_factors", "allied_backers")
+        return pd.DataFrame(
+            {c: pd.array(a[c], dtype="str") if c in strings else a[c] for c in SCORE_COLUMNS},
+            index=self.ids,
+        )
+
+    def arrays(self, date: str | pd.Timestamp, rules: ChinaScoreRules) -> dict[str, np.ndarray]:
+        """``score``'s columns as arrays in ``ids`` order (text columns as object arrays)."""
+        fa = fact_arrays(self.facts, date, rules)
+        ids, pos = self.ids, self.pos
+        factors, wv = _weights(rules)
+        g = graded_matrices(fa, ids, factors)
+        unknown = np.isnan(g["value"])
+        fill = rules.unknown_value if rules.unknown_policy == "penalize" else 0.0
+        graded_score = 100.0 * (np.where(unknown, fill, g["value"]) @ wv) / wv.sum()
+        confidence = ((g["k"] * g["q"]) @ wv) / wv.sum()
+        names = factors.to_numpy(dtype=object)
+        # one text per pattern of unknown factors (few patterns, many companies)
+        codes = unknown.astype(np.int64) @ (np.int64(1) << np.arange(len(names), dtype=np.int64))
+        texts = {
+            int(c): ";".join(names[unknown[i]])
+            for c, i in zip(*np.unique(codes, return_index=True), strict=True)
+        }
+        unknown_factors = np.array([texts[c] for c in codes.tolist()], dtype=object)
+        evidenced = (~unknown).sum(axis=1).astype("int64")
+
+        flags: dict[int, dict[str, float]] = {}
+        hit = np.flatnonzero(flag_mask(fa, rules))
+        for c, f, q in zip(
+            fa["company_id"][hit], fa["factor"][hit], fa["quality"][hit], strict=True
+        ):
+            if c in pos:
+                d = flags.setdefault(pos[c], {})
+                d[f] = max(d.get(f, 0.0), q)
+        if self.master is not None:
+            for c, f in _undated(self.master, fa):
+                flags.setdefault(pos[c], {})[f] = 1.0
+        flag_text = np.full(len(ids), "", dtype=object)
+        conf_out = confidence.copy()
+        score = graded_score.copy()
+        for i, d in flags.items():
+            flag_text[i] = ";".join(sorted(d))
+            conf_out[i] = max(d.values())
+            score[i] = 100.0
+
+        backed = np.zeros(len(ids))
+        backers: dict[int, set[str]] = {}
+        bi = np.flatnonzero((fa["factor"] == BACKING_FACTOR) & fa["in_force"])
+        ci = ids.get_indexer(pd.Index(fa["company_id"][bi]))
+        keep = ci >= 0
+        np.add.at(backed, ci[keep], fa["value"][bi][keep])
+        for i, who in zip(ci[keep], fa["counterparty"][bi][keep], strict=True):
+            backers.setdefault(int(i), set()).add(str(who))
+        backer_text = np.full(len(ids), "", dtype=object)
+        for i, names_set in backers.items():
+            backer_text[i] = ";".join(sorted(names_set))
+
+        return {
             "china_score": score,
             "graded_score": graded_score,
             "confidence": conf_out,
-            "china_flags": pd.array(flag_text, dtype="str"),
-            "unknown_factors": pd.array(unknown_factors, dtype="str"),
+            "china_flags": flag_text,
+            "unknown_factors": unknown_factors,
             "evidenced_factors": evidenced,
             "allied_backing_usd_m": backed,
-            "allied_backers": pd.array(backer_text, dtype="str"),
-        },
-        index=ids,
-    )
+            "allied_backers": backer_text,
+        }

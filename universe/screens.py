@@ -17,7 +17,6 @@ import pandas as pd
 from exchina.core.market import Market
 from exchina.universe.inputs import MarketHistory, UniverseInputs
 from exchina.universe.rules import UniverseRules
-from exchina.universe.score import score_companies
 from exchina.universe.screening import Candidates, apply_screens
 from exchina.universe.stages import SHARE_COLUMNS as STAGE_SHARE_COLUMNS
 
@@ -148,8 +147,8 @@ def screen_universe(
     members = set(previous_members or [])
     tickers = inputs.tickers
     col = inputs.columns
-    score = score_companies(inputs.facts, t, rules.china, companies=inputs.companies)
-    stages = inputs.stages.classes(t)
+    score = inputs.scorer.arrays(t, rules.china)
+    stages = inputs.stages.columns(t)
     stats = inputs.history.stats(inputs.rows(market, t), rules.adtv_window_days)
     csv_sh, ff_known = inputs.shares_in_force(t)
 
@@ -174,13 +173,11 @@ def screen_universe(
     gone = ~np.isnat(inputs.delisted_on) & (inputs.delisted_on <= t64)
     status_unknown = (status == "delisted") & ~gone & ~np.isnat(inputs.delisted_on)
     not_listed = ~np.isnat(inputs.listed_from) & (inputs.listed_from > t64)
-    entry = inputs.stages.entry(t)
-    entry_text = np.where(
-        entry.notna().to_numpy(), entry.dt.strftime("%Y-%m-%d").to_numpy(dtype=object), ""
-    )
+    entry = inputs.stages.entry(t).to_numpy()
+    entry_text = np.where(np.isnat(entry), "", np.datetime_as_string(entry, unit="D"))
 
-    china = score["china_score"].to_numpy()
-    flags = score["china_flags"].to_numpy(dtype=object)
+    china = score["china_score"]
+    flags = score["china_flags"]
     has_flag = (flags != "") & rules.exclude_china_flags
     if rules.max_china_score is None:
         china_max = np.full(len(tickers), np.inf)
@@ -190,10 +187,10 @@ def screen_universe(
         # members the buffers keep: eligible, but failing an entry threshold a newcomer must meet
         over_entry = ~has_flag & (china > rules.max_china_score)
     below_entry = has_px & ((float_mcap < rules.min_float_mcap_usd) | (adtv < rules.min_adtv_usd))
-    conf = score["confidence"].to_numpy()
-    unknown = score["unknown_factors"].to_numpy(dtype=object)
-    primary = stages["primary_stage"].to_numpy(dtype=object)
-    stage_text = stages["stages"].to_numpy(dtype=object)
+    conf = score["confidence"]
+    unknown = score["unknown_factors"]
+    primary = stages["primary_stage"]
+    stage_text = stages["stages"]
 
     screened = apply_screens(
         Candidates(
@@ -225,7 +222,7 @@ def screen_universe(
     )
     reasons = [";".join(r) for r in screened.reasons]
     eligible = np.array([not r for r in screened.reasons], dtype=bool)
-    stage_default = stages["stage_default"].to_numpy(dtype=bool)
+    stage_default = stages["stage_default"]
     free_float_unknown = has_px & np.isnan(ff_known)
     notes = [
         ";".join(n for n in pair if n)
@@ -255,11 +252,11 @@ def screen_universe(
             "eligible": eligible,
             "reasons": reasons,
             "exchange": col["exchange"],
-            "primary_basis": stages["primary_basis"].to_numpy(dtype=object),
-            "graded_score": score["graded_score"].to_numpy(),
+            "primary_basis": stages["primary_basis"],
+            "graded_score": score["graded_score"],
             "unknown_factors": unknown,
-            "allied_backing_usd_m": score["allied_backing_usd_m"].to_numpy(),
-            "allied_backers": score["allied_backers"].to_numpy(dtype=object),
+            "allied_backing_usd_m": score["allied_backing_usd_m"],
+            "allied_backers": score["allied_backers"],
             "price_usd": price,
             "shares_outstanding": n_shares,
             "shares_source": shares_source,
@@ -268,9 +265,9 @@ def screen_universe(
             "buffered": np.asarray(is_member & eligible & (over_entry | below_entry), dtype=bool),
             "data_notes": notes,
             "near_miss": screened.near_miss,
-            "evidenced_factors": score["evidenced_factors"].to_numpy(dtype="int64"),
-            "stage_fact": stages["stage_fact"].to_numpy(dtype=object),
-            **{c: stages[c].to_numpy(dtype=float) for c in STAGE_SHARE_COLUMNS},
+            "evidenced_factors": score["evidenced_factors"],
+            "stage_fact": stages["stage_fact"],
+            **{c: stages[c] for c in STAGE_SHARE_COLUMNS},
         },
         index=tickers,
     )

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from exchina.universe.rules import STAGES
@@ -104,56 +106,168 @@ def classify_stages(
     ``stage_default`` (True when only the most-downstream default chose it). Indexed by
     ``company_id``. With ``stage_facts`` and ``date``, evidence in force at ``date`` overrides
     the master (see the module docstring)."""
-    rows = [_classify_one(text) for text in companies["stages"]]
-    index = pd.Index(companies["company_id"], name="company_id")
-    facts = [""] * len(rows)
-    defaults = [r[2] == DEFAULT_BASIS for r in rows]
-    if stage_facts is not None and date is not None and not stage_facts.empty:
-        live = _positions(stage_facts, index, pd.Timestamp(date))
-        # plain Python per company (a backtest classifies at every rebalance; row-wise pandas
-        # writes were half its time): the same rules, the same result
-        position: dict[object, int] = {cid: i for i, cid in enumerate(index.tolist())}
-        cols = ["company_id", "stage", "basis", "share", "effective_from", "known_from", "fact_id"]
-        by_company: dict[object, list[tuple]] = {}
-        last_known: dict[object, bool] = {}
-        for rec, last in zip(
-            zip(*(live[c].tolist() for c in cols), strict=True),
-            live["last_known"].tolist(),
-            strict=True,
-        ):
-            by_company.setdefault(rec[0], []).append(rec[1:])
-            last_known[rec[0]] = last_known.get(rec[0], True) and bool(last)
-        for cid, recs in by_company.items():
-            i = position[cid]
-            stages, primary, basis, shares, fact = _from_evidence(recs, rows[i][0].split(";"))
-            if last_known[cid]:
+    if stage_facts is None or date is None:
+        return StageEvidence(companies).classify(None)
+    return StageEvidence(companies, stage_facts).classify(pd.Timestamp(date))
+
+
+def chain_entry(
+    stage_facts: pd.DataFrame | None, company_ids: pd.Index, date: str | pd.Timestamp
+) -> pd.Series:
+    """Per company in ``company_ids``: the first entry date (``effective_from`` of its earliest
+    ``entry`` row) when the company has entry rows but none known and in force at ``date``,
+    else NaT (in the chain, or no entry evidence: the master's stages stand)."""
+    master = pd.DataFrame({"company_id": company_ids, "stages": ""})
+    first = StageEvidence(master, stage_facts, parse_master=False).entry(pd.Timestamp(date))
+    return pd.Series(first.to_numpy(), index=company_ids, dtype="datetime64[ns]")
+
+
+_RECORD = ["company_id", "stage", "basis", "share", "effective_from", "known_from", "fact_id"]
+
+
+class StageEvidence:
+    """A master's stages and its dated stage evidence, read once and asked at any date:
+    ``classify(t)`` (``classify_stages``) and ``entry(t)`` (``chain_entry``). Each answer is
+    worked out once per state of the evidence at ``t`` (which rows are known and started, which
+    of those still in force), because it changes only when a stage fact's date passes and a
+    backtest asks at every review. Answers are shared: do not modify them."""
+
+    def __init__(
+        self,
+        companies: pd.DataFrame,
+        stage_facts: pd.DataFrame | None = None,
+        *,
+        parse_master: bool = True,
+    ) -> None:
+        self.index = pd.Index(companies["company_id"], name="company_id")
+        self._pos: dict[object, int] = {c: i for i, c in enumerate(self.index.tolist())}
+        self.master = [_classify_one(text) for text in companies["stages"]] if parse_master else []
+        sf = stage_facts if stage_facts is not None else pd.DataFrame(columns=_RECORD)
+        cid = sf["company_id"].to_numpy(dtype=object)
+        covered = np.isin(cid, self.index.to_numpy(dtype=object)) if len(sf) else np.zeros(0, bool)
+        entry = sf["basis"].to_numpy(dtype=object) == "entry" if len(sf) else np.zeros(0, bool)
+        self._cid = cid
+        self._stage_rows = np.flatnonzero(covered & ~entry)
+        self._entry_rows = np.flatnonzero(covered & entry)
+        dates = {
+            c: sf[c].to_numpy(dtype="datetime64[ns]") if len(sf) else np.zeros(0, "datetime64[ns]")
+            for c in ("known_from", "effective_from", "effective_to")
+        }
+        self._known, self._start, self._end = (
+            dates["known_from"],
+            dates["effective_from"],
+            dates["effective_to"],
+        )
+        # the records ``_from_evidence`` reads, as Python values (Timestamps for dates)
+        self._records = (
+            list(zip(*(sf[c].tolist() for c in _RECORD), strict=True)) if len(sf) else []
+        )
+        first: dict[object, np.datetime64] = {}
+        for i in self._entry_rows.tolist():
+            d = self._start[i]
+            if np.isnat(d):
+                continue
+            if cid[i] not in first or d < first[cid[i]]:
+                first[cid[i]] = d
+        self._first_entry = first
+        self._classes: dict[bytes, tuple[tuple[list[tuple], list[str], list[bool]], dict]] = {}
+        self._entries: dict[bytes, pd.Series] = {}
+
+    def _live(self, rows: np.ndarray, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """Of ``rows``: known and started at ``t``; of those, still in force."""
+        t64 = t.as_unit("ns").to_datetime64()
+        known = (self._known[rows] <= t64) & (self._start[rows] <= t64)
+        end = self._end[rows]
+        return known, known & (np.isnat(end) | (t64 < end))
+
+    def classify(self, t: pd.Timestamp | None) -> pd.DataFrame:
+        """``classify_stages`` at ``t`` (None: the master alone)."""
+        rows, facts, defaults = self._at(t)[0]
+        frame = pd.DataFrame(rows, columns=CLASS_COLUMNS[:-2], index=self.index)
+        frame["stage_fact"] = facts
+        frame["stage_default"] = defaults
+        return frame
+
+    def columns(self, t: pd.Timestamp | None) -> dict[str, np.ndarray]:
+        """``classify(t)``'s columns as arrays (text as object arrays)."""
+        return self._at(t)[1]
+
+    def _at(self, t: pd.Timestamp | None) -> tuple[tuple[list[tuple], list[str], list[bool]], dict]:
+        rows = self._stage_rows
+        if t is None or rows.size == 0:
+            key = b""
+            known = live = np.zeros(0, dtype=bool)
+        else:
+            known, live = self._live(rows, t)
+            key = np.packbits(known).tobytes() + np.packbits(live).tobytes()
+        if key not in self._classes:
+            out, facts, defaults = self._classify(rows[known], rows[live])
+            cols = list(zip(*out, strict=True)) if out else [()] * (len(CLASS_COLUMNS) - 2)
+            arrays = {
+                c: np.array(v, dtype=float if c in SHARE_COLUMNS else object)
+                for c, v in zip(CLASS_COLUMNS[:-2], cols, strict=True)
+            }
+            arrays["stage_fact"] = np.array(facts, dtype=object)
+            arrays["stage_default"] = np.array(defaults, dtype=bool)
+            self._classes[key] = ((out, facts, defaults), arrays)
+        return self._classes[key]
+
+    def _classify(
+        self, known: np.ndarray, live: np.ndarray
+    ) -> tuple[list[tuple], list[str], list[bool]]:
+        """(one row per company: stages, primary, basis, shares; stage_fact; stage_default)."""
+        out = list(self.master)
+        facts = [""] * len(out)
+        defaults = [r[2] == DEFAULT_BASIS for r in out]
+        for cid, (recs, last_known) in self._positions(known, live).items():
+            i = self._pos[cid]
+            stages, primary, basis, shares, fact = _from_evidence(recs, out[i][0].split(";"))
+            if last_known:
                 basis += LAST_KNOWN
-            rows[i] = (stages, primary, basis, *(shares.get(s, 0.0) for s in STAGES))
+            out[i] = (stages, primary, basis, *(shares.get(s, 0.0) for s in STAGES))
             facts[i], defaults[i] = fact, False
-    out = pd.DataFrame(rows, columns=CLASS_COLUMNS[:-2], index=index)
-    out["stage_fact"] = facts
-    out["stage_default"] = defaults
-    return out
+        return out, facts, defaults
 
+    def _positions(
+        self, known: np.ndarray, live: np.ndarray
+    ) -> dict[object, tuple[list[tuple], bool]]:
+        """Per company, the stage records forming its position (file order) and whether it is
+        the last known one: the rows known and in force; for a company whose known rows have all
+        ended, the rows with the latest ``effective_from``, because the end of a position is
+        learnt from the source of the next one, and that source may not be public yet."""
+        out: dict[object, tuple[list[tuple], bool]] = {}
+        for i in live.tolist():
+            out.setdefault(self._cid[i], ([], False))[0].append(self._records[i][1:])
+        latest: dict[object, Any] = {}  # company -> its latest effective_from
+        in_force = set(live.tolist())
+        ended = [i for i in known.tolist() if self._cid[i] not in out and i not in in_force]
+        for i in ended:
+            c = self._cid[i]
+            if c not in latest or self._start[i] > latest[c]:
+                latest[c] = self._start[i]
+        for i in ended:
+            c = self._cid[i]
+            if self._start[i] == latest[c]:
+                out.setdefault(c, ([], True))[0].append(self._records[i][1:])
+        return out
 
-def _positions(stage_facts: pd.DataFrame, index: pd.Index, t: pd.Timestamp) -> pd.DataFrame:
-    """Stage rows forming each company's position at ``t``: those known and in force; for a
-    company whose known rows have all ended, its last known position (the rows with the latest
-    ``effective_from``), because the end of a position is learnt from the source of the next one,
-    and that source may not be public yet at ``t``."""
-    known = stage_facts.loc[
-        (stage_facts["basis"] != "entry")
-        & (stage_facts["known_from"] <= t)
-        & (stage_facts["effective_from"] <= t)
-        & stage_facts["company_id"].isin(index)
-    ]
-    in_force = known["effective_to"].isna() | (t < known["effective_to"])
-    live = known.loc[in_force].assign(last_known=False)
-    ended = known.loc[~in_force & ~known["company_id"].isin(live["company_id"])]
-    if ended.empty:
-        return live
-    last = ended.groupby("company_id")["effective_from"].transform("max")
-    return pd.concat([live, ended.loc[ended["effective_from"] == last].assign(last_known=True)])
+    def entry(self, t: pd.Timestamp) -> pd.Series:
+        """``chain_entry`` at ``t``."""
+        _, live = self._live(self._entry_rows, t)
+        key = np.packbits(live).tobytes()
+        if key not in self._entries:
+            entered = set(self._cid[self._entry_rows[live]].tolist())
+            first = np.array(
+                [
+                    self._first_entry.get(c, np.datetime64("NaT"))
+                    if c not in entered
+                    else np.datetime64("NaT")
+                    for c in self.index.tolist()
+                ],
+                dtype="datetime64[ns]",
+            )
+            self._entries[key] = pd.Series(first, index=self.index, dtype="datetime64[ns]")
+        return self._entries[key]
 
 
 def _from_evidence(
@@ -193,27 +307,3 @@ def _classify_one(text: str) -> tuple:
     primary, basis = primary_stage(parsed)
     names = ";".join(sorted(parsed, key=_RANK.__getitem__))
     return (names, primary, basis, *(parsed.get(s, 0.0) for s in STAGES))
-
-
-def chain_entry(
-    stage_facts: pd.DataFrame | None, company_ids: pd.Index, date: str | pd.Timestamp
-) -> pd.Series:
-    """Per company in ``company_ids``: the first entry date (``effective_from`` of its earliest
-    ``entry`` row) when the company has entry rows but none known and in force at ``date``,
-    else NaT (in the chain, or no entry evidence: the master's stages stand)."""
-    out = pd.Series(pd.NaT, index=company_ids, dtype="datetime64[ns]")
-    if stage_facts is None or stage_facts.empty:
-        return out
-    entries = stage_facts.loc[
-        (stage_facts["basis"] == "entry") & stage_facts["company_id"].isin(company_ids)
-    ]
-    if entries.empty:
-        return out
-    t = pd.Timestamp(date)
-    live = (entries["known_from"] <= t) & (entries["effective_from"] <= t)
-    live &= entries["effective_to"].isna() | (t < entries["effective_to"])
-    entered = set(entries.loc[live, "company_id"])
-    first = entries.groupby("company_id")["effective_from"].min()
-    outside = first.loc[~first.index.isin(list(entered))]
-    out.loc[outside.index] = outside.to_numpy()
-    return out
