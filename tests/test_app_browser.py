@@ -4,8 +4,9 @@ README's command) on a free port, driven by headless Debian Chromium through pla
 It sees a progress bar count the rebalances of the first backtest, walks every page, changes a
 stage bound and the cap in the methodology form, compares four methodologies, and fails on a
 Streamlit exception, a broken image, a request that leaves this machine (fonts, icons,
-telemetry), a Universe table that scrolls sideways at 1440 px, or a page that takes more than
-twice as long as a bare Streamlit page once its results are computed.
+telemetry), a chart legend over its axis labels, a Universe table that scrolls sideways at
+1440 px, or a page that takes more than twice as long as a bare Streamlit page once its results
+are computed.
 Screenshots of every step go to ``tests/_artifacts/`` (gitignored) for a human to look at."""
 
 from __future__ import annotations
@@ -121,10 +122,26 @@ def _shot(page, name: str) -> None:
     page.set_viewport_size({"width": WIDTH, "height": 1000})
 
 
+def _legends_over_ticks(page) -> list[str]:
+    """Titles of the charts whose legend covers their x-axis labels (a legend of two rows or
+    more, anchored by its bottom, grew up over the years of the axis)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].filter(p => {
+            const ticks = [...p.querySelectorAll('.xtick text')]
+                .map(t => t.getBoundingClientRect()).filter(r => r.height > 0);
+            const names = [...p.querySelectorAll('.legend .legendtext')]
+                .map(t => t.getBoundingClientRect()).filter(r => r.height > 0);
+            if (!ticks.length || !names.length) return false;
+            return Math.min(...names.map(r => r.top)) < Math.max(...ticks.map(r => r.bottom));
+        }).map(p => p.querySelector('.gtitle')?.textContent ?? '?')"""
+    )
+
+
 def _check(page, where: str) -> None:
     assert page.locator("[data-testid=stException]").count() == 0, where
     assert broken_images(page) == [], where
     assert page.get_by_text("SYNTHETIC DEMO DATA").count() >= 1, where
+    assert _legends_over_ticks(page) == [], where
 
 
 def _go(page, title: str, heading: str, timeout: float = PAGE_S) -> None:

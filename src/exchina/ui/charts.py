@@ -50,7 +50,9 @@ def _finish(fig: go.Figure, title: str, source: str, height: int = 380) -> go.Fi
         },
         height=height,
         margin={"t": 70, "l": 50, "r": 20, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": -0.25, "x": 0},
+        # anchored by its top below the axis: a legend of two rows or more grows downwards
+        # (plotly makes room), never up over the x-axis labels
+        legend={"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0},
         colorway=PALETTE,
         hovermode="x unified",
     )

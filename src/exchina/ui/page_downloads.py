@@ -23,6 +23,10 @@ def render() -> None:
         mime="application/toml",
         key="download_toml",
     )
+    # the backtest first: its progress bar counts rebalances (the latest one is redone from it)
+    res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
+    if res is None:
+        return
     reb = layout.guarded(lambda: data.current_rebalance(ctx.text, ctx.key))
     if reb is not None:
         eff = reb.report["dates"]["effective"]
@@ -41,24 +45,22 @@ def render() -> None:
             mime="application/vnd.apache.parquet",
             key="download_constituents_parquet",
         )
-    res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
-    if res is not None:
-        c1, c2 = st.columns(2)
-        c1.download_button(
-            "Index levels (CSV)",
-            data.levels_csv(res),
-            file_name=f"{slug}_levels{tag}.csv",
-            mime="text/csv",
-            key="download_levels",
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Index levels (CSV)",
+        data.levels_csv(res),
+        file_name=f"{slug}_levels{tag}.csv",
+        mime="text/csv",
+        key="download_levels",
+    )
+    if c2.toggle("Prepare the HTML report", key="download_report_on"):
+        c2.download_button(
+            "Backtest report (HTML)",
+            data.report_html(ctx.text, ctx.key),
+            file_name=f"{slug}_report{tag}.html",
+            mime="text/html",
+            key="download_report",
         )
-        if c2.toggle("Prepare the HTML report", key="download_report_on"):
-            c2.download_button(
-                "Backtest report (HTML)",
-                data.report_html(ctx.text, ctx.key),
-                file_name=f"{slug}_report{tag}.html",
-                mime="text/html",
-                key="download_report",
-            )
 
 
 if __name__ == "__main__":
