@@ -164,9 +164,9 @@ def rebalance(
     t = pd.Timestamp(date).normalize()
     cutoff = review_date(m, t)
     cut = market.asof(cutoff)
-    if cut.close.dropna(how="all").empty:
-        raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
     as_of = cut.as_of
+    if pd.isna(as_of):
+        raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
     oldest_ok = cutoff - pd.offsets.BDay(m.schedule.max_price_age_days)
     if check_stale and as_of < oldest_ok:
         age = len(pd.bdate_range(as_of, cutoff)) - 1
@@ -293,8 +293,11 @@ def _report(
 ) -> dict[str, Any]:
     """``report.json``; ``failures``: the screens' failures (``screen_universe``), counted by
     key over the companies left out."""
-    w = constituents.set_index("ticker")["weight"]
-    eligible = universe["eligible"].astype(bool).to_numpy()
+    w = pd.Series(
+        constituents["weight"].to_numpy(dtype=float),
+        index=pd.Index(constituents["ticker"].to_numpy(dtype=object), name="ticker"),
+    )
+    eligible = universe["eligible"].to_numpy(dtype=bool)
     held = universe.reindex(w.index)
     by_stage = weights_by(w, stage_exposure(held, m.constraints.stage_weighting))
     bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
@@ -326,7 +329,7 @@ def _report(
             "candidates": len(universe),
             "eligible": int(eligible.sum()),
             "held": len(constituents),
-            "exclusions": exclusion_counts(failures, universe.index[~eligible]),
+            "exclusions": exclusion_counts(failures, universe.index.to_numpy()[~eligible]),
         },
         "optimizer": {
             "solver": result.solver,
