@@ -207,7 +207,8 @@ def run_backtest(
     t0 = time.perf_counter()
     solver = 0.0
     notes: list[str] = []
-    rows, universes, targets = [], [], {}
+    rows, targets = [], {}
+    universes: list[tuple[pd.Timestamp, pd.DataFrame]] = []
     relaxed: list[dict] = []  # one row per rule that gave way at a rebalance
     px = _PriceIndex(market)
     # read once, filtered by date at each review
@@ -271,7 +272,7 @@ def run_backtest(
         relaxed += [{"date": day, **r.as_dict()} for r in res.relaxations]
         uni = res.universe
         if isinstance(uni, pd.DataFrame) and not uni.empty:
-            universes.append(uni.rename_axis("ticker").reset_index().assign(date=day))
+            universes.append((day, uni))
     if not targets:
         if error is not None:
             raise error
@@ -316,11 +317,7 @@ def run_backtest(
             "cost": sim.cost.to_numpy(),
         }
     ).reset_index(drop=True)
-    universe = (
-        pd.concat(universes, ignore_index=True)
-        if universes
-        else pd.DataFrame(columns=["date", "ticker"])
-    )
+    universe = _long_universe(universes)
     levels = sim.levels.copy()
     timings = {"rebalance_s": solver, "simulate_and_data_s": time.perf_counter() - t0 - solver}
 
@@ -369,6 +366,18 @@ def run_backtest(
         timings=timings,
         relaxations=pd.DataFrame(relaxed, columns=list(RELAXATION_COLUMNS)),
     )
+
+
+def _long_universe(universes: list[tuple[pd.Timestamp, pd.DataFrame]]) -> pd.DataFrame:
+    """The universes of the rebalances as one long frame: ``ticker``, the universe's columns,
+    ``date`` (effective)."""
+    if not universes:
+        return pd.DataFrame(columns=["date", "ticker"])
+    frames = [u for _, u in universes]
+    out = pd.concat(frames).rename_axis("ticker").reset_index()
+    days = np.array([d.to_datetime64() for d, _ in universes])
+    out["date"] = np.repeat(days, [len(u) for u in frames])
+    return out
 
 
 def _ticker_levels(

@@ -27,9 +27,6 @@ from exchina.universe.rules import STAGES, UniverseRules
 Scheme = Literal[
     "capped_mcap", "equal", "min_variance", "max_diversification", "risk_parity", "tracking"
 ]
-SCHEMES_NEEDING_RISK: frozenset[str] = frozenset(
-    {"min_variance", "max_diversification", "risk_parity", "tracking"}
-)
 
 
 class _Strict(BaseModel):

@@ -43,7 +43,7 @@ from exchina.core.errors import InfeasibleError, InputError, MissingDataError
 from exchina.core.market import Market
 from exchina.index.capping import ConcentrationRule
 from exchina.index.constraints import HOLD_MIN, TOL, ZERO, Bounds, Parts, build_parts
-from exchina.index.methodology import SCHEMES_NEEDING_RISK, Methodology
+from exchina.index.methodology import Methodology
 from exchina.index.relaxation import (
     Relaxation,
     describe,
@@ -51,11 +51,12 @@ from exchina.index.relaxation import (
     smallest_amounts,
 )
 from exchina.index.risk import RiskModel, market_risk_model
+from exchina.index.schemes import Scheme
+from exchina.index.schemes import scheme as get_scheme
 
 SELECT_DECIMALS = 7  # weights are compared to 1e-7 when names are ranked for selection
 TIE_BREAK = 1e-5  # weight of the rank preference among equally good MILP selections
 ROOM = (0.0, 1e-5, 1e-3, 1e-2)  # extra room (x limit) when the exact amounts are too tight
-_HOMOGENEOUS = frozenset({"max_diversification", "risk_parity"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ class ProblemData:
     notes: list[str] = field(default_factory=list)
     frame: pd.DataFrame | None = None  # the universe rows the arrays are aligned to
     previous: pd.Series | None = None  # holdings before the rebalance (turnover)
+
+    @property
+    def weighting(self) -> Scheme:
+        """The weighting scheme's objective and basis (``exchina.index.schemes``)."""
+        return get_scheme(self.scheme)
 
     @property
     def tickers(self) -> list[str]:
@@ -140,9 +146,10 @@ def build_data(
     """Arrays for one solve from the universe frame (contract of ``build_universe``)."""
     m = methodology
     scheme = m.weighting.scheme
+    weighting = get_scheme(scheme)
     eligible = _eligible(universe)
     frame = eligible
-    if scheme == "tracking":
+    if weighting.tracks_parent:
         if parent_weights is None:
             raise InputError(
                 "scheme 'tracking' needs the parent's weights", field="weighting.parent"
@@ -156,29 +163,13 @@ def build_data(
         else np.asarray(frame.index.isin(eligible.index))
     )
 
-    mcap = (
-        pd.to_numeric(frame["float_mcap_usd"], errors="coerce")
-        if "float_mcap_usd" in frame.columns
-        else None
-    )
-    if scheme == "equal":
-        basis = np.where(in_universe, 1.0, 0.0)
-    elif scheme == "tracking":
-        assert parent_weights is not None
-        basis = parent_weights.reindex(frame.index).fillna(0.0).to_numpy(float)
-    else:
-        if mcap is None or mcap[in_universe].isna().any() or (mcap[in_universe] <= 0).any():
-            bad = (
-                list(frame.index[in_universe & ~(mcap > 0).to_numpy()]) if mcap is not None else []
-            )
-            raise MissingDataError(f"float_mcap_usd missing or not positive for {bad}")
-        basis = np.where(in_universe, mcap.to_numpy(float), 0.0)
+    basis = weighting.basis(frame, in_universe, parent_weights)
     basis = basis / basis.sum() if basis.sum() > 0 else basis
 
     notes: list[str] = []
     parts, bounds = build_parts(m, frame, in_universe, previous_weights, notes)
 
-    if scheme in SCHEMES_NEEDING_RISK:
+    if weighting.needs_risk:
         if risk is None:
             if market is None:
                 raise MissingDataError(f"scheme {scheme!r} needs a market or a risk model")
@@ -196,7 +187,7 @@ def build_data(
         scheme=scheme,
         basis=basis,
         risk=risk,
-        target=basis if scheme == "tracking" else None,
+        target=basis if weighting.tracks_parent else None,
         distance=m.weighting.distance,
         notes=notes,
         frame=frame,
@@ -223,67 +214,15 @@ def _constraints(
     return d.parts.expressions(w, kappa, p, drop)
 
 
-def _objective(w: cp.Expression, p: dict[str, Any], d: ProblemData) -> cp.Expression:
-    scheme = d.scheme
-    if scheme in ("capped_mcap", "equal"):
-        return cp.sum_squares(cp.multiply(p["s"], w) - p["c"])
-    if scheme == "tracking":
-        # F'(w - p) and d*(w - p) with F'p and d*p precomputed: parameter products are not DPP
-        return cp.sum_squares(p["F"].T @ w - p["Ftp"]) + cp.sum_squares(
-            cp.multiply(p["d"], w) - p["dp"]
-        )
-    risk = cp.sum_squares(p["F"].T @ w) + cp.sum_squares(cp.multiply(p["d"], w))
-    if scheme == "risk_parity":
-        return 0.5 * risk - p["rb"] @ cp.log(w)
-    return risk  # min_variance, max_diversification (scaled variables)
-
-
 def _param_values(d: ProblemData, ub: np.ndarray, lb: np.ndarray, masks: np.ndarray) -> dict:
-    """Numeric values for every parameter of the problem."""
-    n = len(d.tickers)
+    """Numeric values for every parameter of the problem (constraints, then the scheme's)."""
     vals: dict[str, Any] = d.parts.values(replace(d.bounds, ub=ub, lb=lb), masks)
-    if d.scheme in ("capped_mcap", "equal"):
-        b = np.maximum(d.basis, 1e-12)
-        if d.distance == "relative":
-            vals["s"], vals["c"] = 1 / np.sqrt(b), np.sqrt(b)
-        else:
-            vals["s"], vals["c"] = np.full(n, np.sqrt(n)), np.sqrt(n) * b
-    if d.risk is not None:
-        scale = _risk_scale(d.risk)
-        vals["F"] = d.risk.F / np.sqrt(scale)
-        vals["d"] = d.risk.d / np.sqrt(scale)
-        if d.scheme == "tracking":
-            vals["Ftp"] = vals["F"].T @ d.target
-            vals["dp"] = vals["d"] * d.target
-        if d.scheme == "max_diversification":
-            vals["sigma"] = d.risk.vol() / np.sqrt(scale)
-        if d.scheme == "risk_parity":
-            held = (ub > 0).astype(float)
-            vals["rb"] = held / held.sum()
-            # the log barrier needs room: a name held at zero gets a negligible cap instead
-            vals["ub"] = np.where(held > 0, ub, ZERO / 10)
-    return vals
-
-
-def _risk_scale(risk: RiskModel) -> float:
-    """Mean single-name variance: dividing by it brings the risk objective to order one."""
-    return float(np.mean(risk.vol() ** 2)) or 1.0
+    return vals | d.weighting.values(d, ub)
 
 
 def _shapes(d: ProblemData) -> dict[str, tuple]:
     n, k = len(d.tickers), (d.risk.F.shape[1] if d.risk is not None else 0)
-    shapes: dict[str, tuple] = d.parts.shapes(n)
-    if d.scheme in ("capped_mcap", "equal"):
-        shapes |= {"s": (n,), "c": (n,)}
-    if d.risk is not None:
-        shapes |= {"F": (n, k), "d": (n,)}
-        if d.scheme == "tracking":
-            shapes |= {"Ftp": (k,), "dp": (n,)}
-        if d.scheme == "max_diversification":
-            shapes["sigma"] = (n,)
-        if d.scheme == "risk_parity":
-            shapes["rb"] = (n,)
-    return shapes
+    return d.parts.shapes(n) | d.weighting.shapes(n, k)
 
 
 def _structure_key(d: ProblemData) -> tuple:
@@ -306,18 +245,16 @@ class _Compiled:
 
 def _build(d: ProblemData, p: dict[str, Any], drop: frozenset[str] = frozenset()) -> _Compiled:
     n = len(d.tickers)
-    if d.scheme in _HOMOGENEOUS:
+    if d.weighting.homogeneous:
         y = cp.Variable(n, nonneg=True, name="y")
         kappa = cp.sum(y)
         named = _constraints(y, kappa, p, d, drop)
-        cons = [c for _, c in named]
-        if d.scheme == "max_diversification":
-            cons.append(p["sigma"] @ y == 1)
-        problem = cp.Problem(cp.Minimize(_objective(y, p, d)), cons)
+        cons = [c for _, c in named] + d.weighting.constraints(y, p)
+        problem = cp.Problem(cp.Minimize(d.weighting.objective(y, p)), cons)
         return _Compiled(problem, p, y, named)
     w = cp.Variable(n, name="w")
     named = [("budget", cp.sum(w) == 1), *_constraints(w, 1.0, p, d, drop)]
-    problem = cp.Problem(cp.Minimize(_objective(w, p, d)), [c for _, c in named])
+    problem = cp.Problem(cp.Minimize(d.weighting.objective(w, p)), [c for _, c in named])
     return _Compiled(problem, p, w, named)
 
 
@@ -362,7 +299,7 @@ def _solve_convex(
             return None, "solver_error", float("nan"), hit
         status, value = comp.problem.status, comp.problem.value
         x = None if comp.w.value is None else np.asarray(comp.w.value, dtype=float).copy()
-    if x is not None and d.scheme in _HOMOGENEOUS:
+    if x is not None and d.weighting.homogeneous:
         x = x / x.sum() if x.sum() > 0 else None
     objective = float(value) if isinstance(value, int | float | np.floating) else float("nan")
     return x, status, objective, hit
@@ -586,31 +523,13 @@ def _solve(
         "warnings": warn + d.notes,
         "objective_scaled": value,
     }
-    objective = value
-    if d.scheme in ("capped_mcap", "equal"):
-        b = np.maximum(d.basis, 1e-12)
-        objective = float(
-            np.sum((w - d.basis) ** 2 / b)
-            if d.distance == "relative"
-            else np.sum((w - d.basis) ** 2)
-        )
-    if d.risk is not None:
-        var = d.risk.variance(w)
-        diag["volatility"] = float(np.sqrt(var))
-        diag["diversification_ratio"] = float(d.risk.vol() @ w / np.sqrt(var))
-        if d.scheme == "tracking":
-            objective = d.risk.variance(w - d.target)
-            diag["tracking_error"] = float(np.sqrt(objective))
-        elif d.scheme == "max_diversification":
-            objective = diag["diversification_ratio"]
-        else:
-            objective = var
+    objective = d.weighting.report(w, d, diag, value)
     # names outside the eligible set (tracking's parent-only names) hold zero: drop them
     basis = pd.Series(d.basis, index=weights.index, name="basis")
     keep = d.ub > 0
     return WeightsResult(
         weights=weights[keep],
-        basis=basis[keep] if d.scheme != "tracking" else basis,
+        basis=basis if d.weighting.tracks_parent else basis[keep],
         status=status,
         solver=solver + (" + HIGHS" if any("HIGHS" in s for s in stages) else ""),
         objective=float(objective),

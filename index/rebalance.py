@@ -102,8 +102,12 @@ def _parent_weights(
 
 def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.DataFrame:
     """Each name's last close at ``date``, its date, currency and USD value (numpy: one pass)."""
-    close = market.close.loc[:date].reindex(columns=tickers)
-    values = close.to_numpy(dtype=float)
+    close = market.close
+    n = int(close.index.searchsorted(date, side="right"))
+    cols = close.columns.get_indexer(pd.Index(tickers))
+    values = close.to_numpy(dtype=float)[:n]
+    values = np.where(cols >= 0, values[:, np.maximum(cols, 0)], np.nan) if n else values[:, :0]
+    values = values.reshape(n, len(tickers))
     seen = ~np.isnan(values)
     has = seen.any(axis=0)
     last_row = np.where(has, len(values) - 1 - np.argmax(seen[::-1], axis=0), 0)
@@ -115,14 +119,22 @@ def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.Dat
     missing = sorted({str(c) for c in currency.dropna()} - {"USD", *map(str, market.fx.columns)})
     if missing:
         raise MissingDataError(f"no FX series to USD for currencies {missing}")
-    fx_table = market.fx.loc[:date].ffill()
-    fx_last = fx_table.iloc[-1] if len(fx_table) else pd.Series(dtype=float)
-    fx = currency.map(lambda c: 1.0 if c == "USD" else fx_last.get(c, np.nan)).astype(float)
+    fx_rows = market.fx.to_numpy(dtype=float)[: int(market.fx.index.searchsorted(date, "right"))]
+    fx_seen = ~np.isnan(fx_rows)
+    fx_last = {
+        str(c): fx_rows[len(fx_rows) - 1 - int(np.argmax(fx_seen[::-1, j])), j]
+        for j, c in enumerate(market.fx.columns)
+        if fx_seen[:, j].any()
+    }
+    fx = np.array(
+        [1.0 if c == "USD" else fx_last.get(str(c), np.nan) for c in currency.tolist()],
+        dtype=float,
+    )
     return pd.DataFrame(
         {
             "price": price,
             "currency": currency,
-            "price_usd": price * fx.to_numpy(),
+            "price_usd": price * fx,
             "price_date": pd.to_datetime(pd.Series(last_date, index=tickers)),
         },
         index=pd.Index(tickers, name=close.columns.name),
@@ -164,9 +176,9 @@ def rebalance(
     t = pd.Timestamp(date).normalize()
     cutoff = review_date(m, t)
     cut = market.asof(cutoff)
-    if cut.close.dropna(how="all").empty:
-        raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
     as_of = cut.as_of
+    if pd.isna(as_of):
+        raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
     oldest_ok = cutoff - pd.offsets.BDay(m.schedule.max_price_age_days)
     if check_stale and as_of < oldest_ok:
         age = len(pd.bdate_range(as_of, cutoff)) - 1
@@ -258,19 +270,25 @@ def rebalance(
 def _trades(
     w: pd.Series, previous: pd.Series | None, universe: pd.DataFrame, label: str
 ) -> pd.DataFrame:
-    prev = (previous if previous is not None else pd.Series(dtype=float)).astype(float)
-    tickers = sorted(set(w.index) | set(prev[prev != 0].index))
-    before = prev.reindex(tickers).fillna(0.0)
-    after = w.reindex(tickers).fillna(0.0)
-    delta = (after - before).where(lambda x: x.abs() > TRADE_MIN, 0.0)
+    prev = (
+        {} if previous is None else dict(zip(previous.index, previous.astype(float), strict=True))
+    )
+    now = dict(zip(w.index, w.to_numpy(dtype=float), strict=True))
+    tickers = sorted(set(now) | {t for t, v in prev.items() if v != 0})
+    before = np.array([prev.get(t, 0.0) for t in tickers], dtype=float)
+    after = np.array([now.get(t, 0.0) for t in tickers], dtype=float)
+    before, after = np.where(np.isnan(before), 0.0, before), np.where(np.isnan(after), 0.0, after)
+    delta = after - before
+    delta = np.where(np.abs(delta) > TRADE_MIN, delta, 0.0)
     side = np.where(delta > 0, "buy", np.where(delta < 0, "sell", "hold"))
+    names = dict(zip(universe.index, universe["name"].tolist(), strict=True))
     return pd.DataFrame(
         {
             "ticker": tickers,
-            "name": universe["name"].reindex(tickers).fillna("").to_numpy(),
-            "previous_weight": before.to_numpy(),
-            "weight": after.to_numpy(),
-            "trade_weight": delta.to_numpy(),
+            "name": np.array([names.get(t, "") for t in tickers], dtype=object),
+            "previous_weight": before,
+            "weight": after,
+            "trade_weight": delta,
             "side": side,
             "data_source": label,
         }
@@ -293,8 +311,11 @@ def _report(
 ) -> dict[str, Any]:
     """``report.json``; ``failures``: the screens' failures (``screen_universe``), counted by
     key over the companies left out."""
-    w = constituents.set_index("ticker")["weight"]
-    eligible = universe["eligible"].astype(bool).to_numpy()
+    w = pd.Series(
+        constituents["weight"].to_numpy(dtype=float),
+        index=pd.Index(constituents["ticker"].to_numpy(dtype=object), name="ticker"),
+    )
+    eligible = universe["eligible"].to_numpy(dtype=bool)
     held = universe.reindex(w.index)
     by_stage = weights_by(w, stage_exposure(held, m.constraints.stage_weighting))
     bands = {f"{lo}-{hi}": 0.0 for lo, hi in CHINA_BANDS}
@@ -326,7 +347,7 @@ def _report(
             "candidates": len(universe),
             "eligible": int(eligible.sum()),
             "held": len(constituents),
-            "exclusions": exclusion_counts(failures, universe.index[~eligible]),
+            "exclusions": exclusion_counts(failures, universe.index.to_numpy()[~eligible]),
         },
         "optimizer": {
             "solver": result.solver,

@@ -61,8 +61,15 @@ def rebalance_dates(
 ) -> pd.DataFrame:
     """Reviews with ``effective`` in ``[start, end]``: columns ``review`` (selection cut-off) and
     ``effective`` (after this close the new weights apply), ascending."""
+    rows = _schedule(methodology, pd.Timestamp(start), pd.Timestamp(end))
+    return pd.DataFrame(rows, columns=["review", "effective"]).astype("datetime64[ns]")
+
+
+def _schedule(
+    methodology: Methodology, lo: pd.Timestamp, hi: pd.Timestamp
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """(review, effective) pairs with ``effective`` in ``[lo, hi]``, ascending."""
     s = methodology.schedule
-    lo, hi = pd.Timestamp(start), pd.Timestamp(end)
     sessions = _sessions(s.calendar)
     rows = []
     for year in range(lo.year, hi.year + 1):
@@ -70,13 +77,13 @@ def rebalance_dates(
             eff = _previous_session(third_friday(year, month), sessions)
             if lo <= eff <= hi:
                 rows.append((_minus_sessions(eff, s.cutoff_business_days, sessions), eff))
-    return pd.DataFrame(rows, columns=["review", "effective"]).astype("datetime64[ns]")
+    return rows
 
 
 def is_rebalance_date(methodology: Methodology, date: str | dt.date | pd.Timestamp) -> bool:
     """True when ``date`` is a scheduled effective date of the methodology."""
     t = pd.Timestamp(date).normalize()
-    return bool((rebalance_dates(methodology, t, t)["effective"] == t).any())
+    return any(eff == t for _, eff in _schedule(methodology, t, t))
 
 
 def review_date(methodology: Methodology, effective: str | dt.date | pd.Timestamp) -> pd.Timestamp:

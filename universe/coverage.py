@@ -57,7 +57,7 @@ def _seen(frame: pd.DataFrame, tickers: list[str], n: int) -> np.ndarray:
     out = np.zeros(len(tickers), dtype=bool)
     present = np.flatnonzero(cols >= 0)
     if n and len(present):
-        values = frame.iloc[:n, cols[present]].to_numpy(dtype=float)
+        values = frame.to_numpy(dtype=float)[:n, cols[present]]
         out[present] = ~np.isnan(values).all(axis=0)
     return out
 

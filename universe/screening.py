@@ -10,6 +10,7 @@ long table (ticker, screen, key, reason), so nothing downstream parses text.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -327,5 +328,10 @@ def apply_screens(
 
 def exclusion_counts(failures: pd.DataFrame, excluded: Iterable[str]) -> dict[str, int]:
     """How many excluded companies failed under each key, sorted by key (``report.json``)."""
-    keys = failures.loc[failures["ticker"].isin(list(excluded)), "key"]
-    return {str(k): int(v) for k, v in sorted(keys.value_counts().items())}
+    out = set(excluded)
+    counts = Counter(
+        k
+        for t, k in zip(failures["ticker"].tolist(), failures["key"].tolist(), strict=True)
+        if t in out
+    )
+    return {str(k): counts[k] for k in sorted(counts)}

@@ -142,7 +142,8 @@ def screen_universe(
 ) -> ScreenedUniverse:
     """``build_universe`` with its failures as a table (see ``ScreenedUniverse``)."""
     t = pd.Timestamp(date)
-    if inputs is None:
+    if inputs is None:  # one date: prepare the market up to it only
+        market = market.asof(t)
         inputs = UniverseInputs(market, companies, facts, shares, stage_facts)
     members = set(previous_members or [])
     tickers = inputs.tickers
