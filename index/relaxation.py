@@ -371,6 +371,15 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
         )
     amounts: dict[str, float] = {}
     tops = {s.rule: float(min(s.limit, _headroom(m, s.rule))) for s in steps}
+
+    def fix(amounts: dict[str, float], free: str) -> dict[int, tuple[float, float]]:
+        """Column bounds: the families settled at their amounts, the later ones at their tops,
+        ``free`` in [0, top]. Every family only loosens the rules as it grows, so fixing them
+        changes no minimum, and with the buffer's slack fixed its products with the binaries
+        become constants (a much tighter model than their linearisation)."""
+        out = {col[r]: (a, a) for r, a in amounts.items()}
+        return out | {col[r]: (t, t) for r, t in tops.items() if r not in amounts and r != free}
+
     x: np.ndarray | None = None  # the latest solution
     minimised = None  # the family x is already the minimum of (for the amounts fixed so far)
     for k, s in enumerate(steps):
@@ -378,7 +387,7 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
         if x is None and k + 1 < len(steps):
             # guess that this family needs nothing: the next family's MILP with it fixed at 0
             # is the one the order solves next anyway, and a solution proves the guess
-            fixed = {col[r]: (0.0, a) for r, a in amounts.items()} | {here: (0.0, 0.0)}
+            fixed = fix(amounts | {s.rule: 0.0}, steps[k + 1].rule)
             x = lp.solve(col[steps[k + 1].rule], fixed)
             if x is not None:
                 amounts[s.rule], minimised = 0.0, steps[k + 1].rule
@@ -396,7 +405,7 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
             x = None
             for room in WIDEN:  # numerically at the edge: the earlier amounts get a little room
                 fixed_amounts = {r: min(a + room * tops[r], tops[r]) for r, a in amounts.items()}
-                x = lp.solve(here, {col[r]: (0.0, a) for r, a in fixed_amounts.items()})
+                x = lp.solve(here, fix(fixed_amounts, s.rule))
                 if x is not None:
                     amounts = fixed_amounts
                     break
