@@ -43,9 +43,14 @@ def require_coverage(
 
 
 def require_eligible_data(
-    universe: pd.DataFrame, m: Methodology, date: str | pd.Timestamp, label: str
+    universe: pd.DataFrame,
+    failures: pd.DataFrame,
+    m: Methodology,
+    date: str | pd.Timestamp,
+    label: str,
 ) -> None:
     """``MissingDataError`` (exit 4) when too few names are eligible for ``m`` and those failing
-    only for want of data would make up the difference (see ``exchina.universe.coverage``)."""
+    only for want of data would make up the difference (see ``exchina.universe.coverage``;
+    ``failures``: the screens' failures)."""
     n, rule = names_needed(m)
-    check_eligible_data(universe, date, label, n, f" ({m.name}: {rule})")
+    check_eligible_data(universe, failures, date, label, n, f" ({m.name}: {rule})")

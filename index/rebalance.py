@@ -210,7 +210,7 @@ def rebalance(
     from exchina.index.top_up import top_up
 
     universe, topped = top_up(universe, m)
-    require_eligible_data(universe, m, cutoff, cut.label)
+    require_eligible_data(universe, screened.failures, m, cutoff, cut.label)
     parent = _parent_weights(m, source, t, market, companies, facts)
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 

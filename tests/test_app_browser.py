@@ -4,9 +4,9 @@ README's command) on a free port, driven by headless Debian Chromium through pla
 It sees a progress bar count the rebalances of the first backtest, walks every page, changes a
 stage bound and the cap in the methodology form, compares four methodologies, and fails on a
 Streamlit exception, a broken image, a request that leaves this machine (fonts, icons,
-telemetry), a chart legend over its axis labels, a Universe table that scrolls sideways at
-1440 px, or a page that takes more than twice as long as a bare Streamlit page once its results
-are computed.
+telemetry), a chart legend over its axis labels, a metric label cut off, a Universe table that
+scrolls sideways at 1440 px, or a page that takes more than twice as long as a bare Streamlit
+page once its results are computed.
 Screenshots of every step go to ``tests/_artifacts/`` (gitignored) for a human to look at."""
 
 from __future__ import annotations
@@ -137,11 +137,21 @@ def _legends_over_ticks(page) -> list[str]:
     )
 
 
+def _cut_metric_labels(page) -> list[str]:
+    """Metric labels cut off with an ellipsis (wider than their column)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=stMetricLabel]')]
+            .filter(e => [...e.querySelectorAll('*')].some(x => x.scrollWidth > x.clientWidth + 1))
+            .map(e => e.textContent)"""
+    )
+
+
 def _check(page, where: str) -> None:
     assert page.locator("[data-testid=stException]").count() == 0, where
     assert broken_images(page) == [], where
     assert page.get_by_text("SYNTHETIC DEMO DATA").count() >= 1, where
     assert _legends_over_ticks(page) == [], where
+    assert _cut_metric_labels(page) == [], where
 
 
 def _go(page, title: str, heading: str, timeout: float = PAGE_S) -> None:

@@ -210,14 +210,19 @@ def test_removing_everything_returns_auto_to_the_demo(tmp_path: Path, capsys) ->
     assert load_market("auto", st).synthetic
 
 
-def _universe(rows: dict[str, tuple[bool, str]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"eligible": [e for e, _ in rows.values()], "reasons": [r for _, r in rows.values()]},
-        index=pd.Index(list(rows), name="ticker"),
+def _check(rows: dict[str, tuple[bool, str]], needed: int) -> None:
+    """``check_eligible_data`` on a universe of (eligible, failed screens ';'-joined) rows."""
+    universe = pd.DataFrame(
+        {"eligible": [e for e, _ in rows.values()]}, index=pd.Index(list(rows), name="ticker")
     )
+    failures = pd.DataFrame(
+        [(t, s) for t, (_, screens) in rows.items() for s in screens.split(";") if s],
+        columns=["ticker", "screen"],
+    )
+    check_eligible_data(universe, failures, DATE, "store: test", needed)
 
 
-NO_SHARES = "float_mcap_usd unknown (no shares outstanding)"
+NO_SHARES = "float_mcap_unknown"
 
 
 def test_too_few_eligible_for_want_of_data_is_missing_data() -> None:
@@ -225,15 +230,15 @@ def test_too_few_eligible_for_want_of_data_is_missing_data() -> None:
     4); a name also failing a rule (China score) does not count, so 6 would not (the rules')."""
     rows = {f"OK{i}": (True, "") for i in range(3)}
     rows |= {f"NS{i}": (False, NO_SHARES) for i in range(6)}
-    rows["NV"] = (False, "adtv_usd unknown (no volume)")
-    rows["CN"] = (False, "china_score 56.0 > 35;" + NO_SHARES)
+    rows["NV"] = (False, "adtv_unknown")
+    rows["CN"] = (False, "china_score;" + NO_SHARES)
     with pytest.raises(MissingDataError) as err:
-        check_eligible_data(_universe(rows), DATE, "store: test", 10)
+        _check(rows, 10)
     msg = str(err.value)
     assert "3 companies are eligible" in msg and "needs at least 10" in msg
     assert "7 more fail only for want of data" in msg
     assert "6 without a share count (NS0, NS1, NS2, NS3, NS4 and 1 more)" in msg
     assert "1 without volumes (NV)" in msg and "CN" not in msg
     del rows["NV"]
-    check_eligible_data(_universe(rows), DATE, "store: test", 10)  # 3 + 6 < 10: the rules'
-    check_eligible_data(_universe(rows), DATE, "store: test", 3)  # enough eligible
+    _check(rows, 10)  # 3 + 6 < 10: the rules'
+    _check(rows, 3)  # enough eligible

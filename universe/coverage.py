@@ -29,6 +29,7 @@ import pandas as pd
 from exchina.core.errors import MissingDataError
 from exchina.core.market import Market
 from exchina.universe.rules import UniverseRules
+from exchina.universe.screening import LiquidityUnknown, MarketCapUnknown, PriceHistory
 
 SHOWN = 5
 
@@ -112,33 +113,40 @@ def coverage(
     )
 
 
-DATA_REASONS = {
-    "no price history": "prices",
-    "float_mcap_usd unknown (no shares outstanding)": "a share count",
-    "adtv_usd unknown (no volume)": "volumes",
+DATA_SCREENS = {
+    PriceHistory.name: "prices",
+    MarketCapUnknown.name: "a share count",
+    LiquidityUnknown.name: "volumes",
 }
-"""Screen reasons that are missing data, not a company failing a rule; and what is missing."""
+"""Screens that fail for missing data, not a company failing a rule; and what is missing."""
 
 
 def check_eligible_data(
     universe: pd.DataFrame,
+    failures: pd.DataFrame,
     date: str | pd.Timestamp,
     label: str,
     needed: int,
     why_needed: str = "",
 ) -> None:
     """Raise ``MissingDataError`` when fewer than ``needed`` companies are eligible and the ones
-    failing only for want of data (``DATA_REASONS``) would make up the difference: the store is
-    what is short, not the rules. Names what each lacks and how to fill it."""
+    failing only for want of data (``DATA_SCREENS``) would make up the difference: the store is
+    what is short, not the rules. Names what each lacks and how to fill it. ``failures``: the
+    screens' failures (``screen_universe``; columns ticker and screen)."""
     eligible = int(universe["eligible"].astype(bool).sum())
     if eligible >= needed:
         return
-    short: dict[str, list[str]] = {what: [] for what in DATA_REASONS.values()}
-    for ticker, text in universe["reasons"].astype(str).items():
-        reasons = [r for r in text.split(";") if r]
-        if reasons and all(r in DATA_REASONS for r in reasons):
-            for r in reasons:
-                short[DATA_REASONS[r]].append(str(ticker))
+    failed: dict[str, list[str]] = {}
+    for ticker, screen in zip(
+        failures["ticker"].tolist(), failures["screen"].tolist(), strict=True
+    ):
+        failed.setdefault(str(ticker), []).append(str(screen))
+    short: dict[str, list[str]] = {what: [] for what in DATA_SCREENS.values()}
+    for ticker in map(str, universe.index):
+        screens = failed.get(ticker, [])
+        if screens and all(s in DATA_SCREENS for s in screens):
+            for s in screens:
+                short[DATA_SCREENS[s]].append(ticker)
     named = sorted({t for names in short.values() for t in names})
     if eligible + len(named) < needed:
         return

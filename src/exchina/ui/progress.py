@@ -23,7 +23,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 T = TypeVar("T")
 THREAD_PREFIX = "exchina-"  # the app's own threads (workers, warm-up) are named so
-DELAY_S = 0.5  # work done within this draws no bar
+DELAY_S = 1.0  # work done within a second draws no bar (the issue: "where work takes longer than a second")
 POLL_S = 0.25
 
 
