@@ -270,7 +270,8 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
     A family whose amount a solution already proves to be 0 gets no MILP of its own: the first
     family is guessed at 0 by solving the second family's MILP with it fixed there (the MILP
     the order solves next anyway; infeasible means the guess was wrong), and a later family is
-    0 when the latest solution needs none of it (``_Milp.least``). Same amounts, fewer solves."""
+    0 when the latest solution needs none of it (``_Milp.least``). The buffer's amount is found
+    by bisection on the grid with feasibility MILPs (``_least_on_grid``). Same amounts, faster."""
     c = m.constraints
     n = len(bounds.tickers)
     eye = np.eye(n)
@@ -405,14 +406,56 @@ def smallest_amounts(m: Methodology, p: Parts, bounds: Bounds) -> dict[str, floa
             x = None
             for room in WIDEN:  # numerically at the edge: the earlier amounts get a little room
                 fixed_amounts = {r: min(a + room * tops[r], tops[r]) for r, a in amounts.items()}
+                if s.rule == "rule_buffer":  # see _least_on_grid
+                    least = _least_on_grid(lp, here, fix(fixed_amounts, s.rule), tops[s.rule])
+                    if least is not None:
+                        amounts = fixed_amounts
+                        x, amounts[s.rule] = least
+                        break
+                    continue
                 x = lp.solve(here, fix(fixed_amounts, s.rule))
                 if x is not None:
                     amounts = fixed_amounts
                     break
             if x is None:
                 return None
+            if s.rule == "rule_buffer":
+                minimised = None
+                continue
         minimised = None
         found = float(x[here])
         grid = math.ceil(found / AMOUNT_GRID - 1e-6) * AMOUNT_GRID
         amounts[s.rule] = 0.0 if found <= AMOUNT_GRID / 100 else min(grid, tops[s.rule])
     return amounts
+
+
+def _least_on_grid(
+    lp: _Milp, col: int, bounds: dict[int, tuple[float, float]], top: float
+) -> tuple[np.ndarray, float] | None:
+    """The least amount on ``AMOUNT_GRID`` (0, or up to ``top``) at which column ``col`` makes
+    the MILP feasible, and a solution there; None when infeasible even at ``top``.
+
+    For the UCITS/RIC buffer: its slack multiplies the binaries (``v = a b``), whose
+    linearisation leaves the minimisation weak (thousands of nodes); at a fixed amount the
+    products are constants and each feasibility MILP closes at the root. Feasibility only grows
+    with the amount, so bisection over the grid gives the minimisation's answer rounded up to the
+    grid, as the other families get it."""
+
+    def at(a: float) -> np.ndarray | None:
+        return lp.solve(col, bounds | {col: (a, a)})
+
+    if (x := at(0.0)) is not None:
+        return x, 0.0
+    steps = math.ceil(top / AMOUNT_GRID - 1e-6)
+    best = at(top)
+    if best is None:
+        return None
+    lo, hi = 0, steps  # infeasible at lo, feasible at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        x = at(min(mid * AMOUNT_GRID, top))
+        if x is None:
+            lo = mid
+        else:
+            hi, best = mid, x
+    return best, min(hi * AMOUNT_GRID, top)
