@@ -4,9 +4,9 @@ README's command) on a free port, driven by headless Debian Chromium through pla
 It sees a progress bar count the rebalances of the first backtest, walks every page, changes a
 stage bound and the cap in the methodology form, compares four methodologies, and fails on a
 Streamlit exception, a broken image, a request that leaves this machine (fonts, icons,
-telemetry), a chart legend over its axis labels, a metric label cut off, a Universe table that
-scrolls sideways at 1440 px, or a page that takes more than twice as long as a bare Streamlit
-page once its results are computed.
+telemetry), a chart legend over its axis labels, a metric label cut off, a Universe or Weights
+table that scrolls sideways at 1440 px, or a page that takes more than twice as long as a bare
+Streamlit page once its results are computed.
 Screenshots of every step go to ``tests/_artifacts/`` (gitignored) for a human to look at."""
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def _go(page, title: str, heading: str, timeout: float = PAGE_S) -> None:
     navigate(page, title, heading, timeout)
 
 
-def _universe_scrolls_sideways(page) -> bool:
+def _first_table_scrolls_sideways(page) -> bool:
     return page.evaluate(
         """() => { const e = document.querySelector('[data-testid=stDataFrame] .dvn-scroller');
                    return e.scrollWidth > e.clientWidth + 2; }"""
@@ -214,9 +214,9 @@ def test_a_person_walks_the_app(chromium, app_url, bare_s):
     for i, (_, title, _) in enumerate(PAGES[1:], start=2):
         _go(page, title, title, FIRST_PAGE_S)
         _check(page, title)
-        if title == "Universe":
+        if title in ("Universe", "Weights"):  # the companies; the constituents
             page.wait_for_selector("[data-testid=stDataFrame] .dvn-scroller")
-            assert not _universe_scrolls_sideways(page), "Universe table scrolls sideways"
+            assert not _first_table_scrolls_sideways(page), f"{title} table scrolls sideways"
         if title == "Factsheet":  # the factsheet itself, drawn in its frame
             sheet = page.frame_locator("iframe").first
             sheet.get_by_text("Top 10 constituents").wait_for(timeout=PAGE_S * 1000)

@@ -85,7 +85,8 @@ def render() -> None:
         )
 
     cons = reb.constituents.set_index("ticker")
-    left, right = st.columns([3, 2])
+    # the table gets two thirds: at 1440 px it shows every column without scrolling sideways
+    left, right = st.columns([1, 2])
     left.plotly_chart(
         charts.bars(
             cons[["weight", "basis_weight"]].rename(columns={"basis_weight": "basis weight"}),
