@@ -244,6 +244,7 @@ def run_backtest(
                     known,
                     previous=previous,
                     inputs=inputs,
+                    with_report=False,
                 )
             # optimizer warnings (a rule relaxed by name, an inaccurate solve) become notes
             notes.extend(f"{effective.date()}: {m.message}" for m in caught)

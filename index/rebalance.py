@@ -151,6 +151,7 @@ def rebalance(
     check_stale: bool = True,
     shares: pd.DataFrame | None = None,
     inputs: UniverseInputs | None = None,
+    with_report: bool = True,
 ) -> RebalanceResult:
     """The rebalance effective after the close of ``date``.
 
@@ -166,7 +167,8 @@ def rebalance(
     of data: ``exchina.index.coverage``) or
     ``StaleDataError``. ``inputs``: the universe's inputs prepared once for many rebalances
     (``exchina.universe.UniverseInputs`` of ``market`` or a market it is a cut of; it then
-    supplies the master, facts and shares).
+    supplies the master, facts and shares). ``with_report=False`` leaves ``report`` empty (a
+    backtest keeps weights, not report.json).
     """
     source: Path | None = None
     if not isinstance(methodology, Methodology):
@@ -247,6 +249,10 @@ def rebalance(
 
     trades = _trades(w, previous, universe, market.label)
     relaxations = ([topped] if topped is not None else []) + list(result.relaxations)
+    if not with_report:
+        return RebalanceResult(
+            t, cutoff, m, universe, result, constituents, trades, {}, relaxations
+        )
     report = _report(
         m,
         source,
