@@ -21,25 +21,28 @@ def top_up(
 ) -> tuple[pd.DataFrame, Relaxation | None]:
     """``universe`` with ``eligible`` topped up to ``min_constituents`` and a ``top_up`` column,
     and the relaxation that reports it (None when nothing was added)."""
-    eligible = universe["eligible"].astype(bool)
+    eligible = universe["eligible"].to_numpy(dtype=bool)
     want = methodology.constraints.min_constituents
     short = 0 if want is None else want - int(eligible.sum())
     if short <= 0 or "near_miss" not in universe.columns:
         return universe.assign(top_up=False), None
-    pool = universe[~eligible & universe["near_miss"].astype(bool)]
-    mcap = pd.to_numeric(pool["float_mcap_usd"], errors="coerce").fillna(0.0).to_numpy(float)
-    order = np.lexsort((pool.index.astype(str).to_numpy(), -mcap))
-    added = [str(t) for t in pool.index[order][:short]]
-    if not added:
+    pool = np.flatnonzero(~eligible & universe["near_miss"].to_numpy(dtype=bool))
+    mcap = pd.to_numeric(universe["float_mcap_usd"], errors="coerce").to_numpy(float)[pool]
+    mcap = np.where(np.isnan(mcap), 0.0, mcap)
+    tickers = universe.index.to_numpy()[pool].astype(str)
+    picked = pool[np.lexsort((tickers, -mcap))][:short]
+    if not len(picked):
         return universe.assign(top_up=False), None
-    flag = universe.index.isin(added)
-    out = universe.assign(eligible=eligible.to_numpy() | flag, top_up=flag)
-    reasons = universe["reasons"].reindex(added).astype(str)
+    added = [str(t) for t in universe.index[picked]]
+    flag = np.zeros(len(universe), dtype=bool)
+    flag[picked] = True
+    out = universe.assign(eligible=eligible | flag, top_up=flag)
+    reasons = universe["reasons"].to_numpy(dtype=object)[picked]
     relaxation = Relaxation(
         rule="top_up",
         amount=float(len(added)),
         limit=float(want or 0),
-        breaches=tuple(f"{t} added: {r}" for t, r in reasons.items()),
+        breaches=tuple(f"{t} added: {r}" for t, r in zip(added, reasons, strict=True)),
         names=tuple(added),
     )
     return out, relaxation
