@@ -40,6 +40,7 @@ from exchina.backtest.annualise import periods_per_year as periods_per_year
 from exchina.backtest.daily import calculate_index
 from exchina.backtest.exposures import china_exposure, exposures
 from exchina.backtest.metrics import performance_metrics, yearly_returns
+from exchina.backtest.series import benchmark_series_label
 from exchina.core.atomic import check_output_folder, write_atomic
 from exchina.core.errors import ExchinaError, MissingDataError
 from exchina.core.market import Market
@@ -176,9 +177,14 @@ def factsheet(
         china["weighted_confidence"] = (w * conf.fillna(0.0)).sum(axis=1) / w.sum(axis=1)
     cal = yearly_returns(bt.levels[["level_tr", *[c for c in ("benchmark", "peer")
                                                   if c in bt.levels]]])  # fmt: skip
-    cal = cal.rename(columns={"level_tr": "index (TR)", "benchmark": f"benchmark: {bt.benchmark_name}",
+    bench_label = benchmark_series_label(bt)
+    cal = cal.rename(columns={"level_tr": "index (TR)", "benchmark": f"benchmark: {bench_label}",
                               "peer": f"peer: {bt.peer_name}"})  # fmt: skip
     cal["index (NTR)"] = yearly_returns(lv[["level_ntr"]])["level_ntr"]
+    # the app's calendar-year labels: the running year is marked "to date"
+    cal.index = pd.Index(
+        [f"{y} (to date)" if y == cal.index.max() else str(y) for y in cal.index], name="year"
+    )
     risk = risk_figures(lv["level_tr"])
     s = methodology.schedule
     key_facts = {
@@ -191,7 +197,7 @@ def factsheet(
         "Constituents": len(last_w),
         "Weighting": f"{methodology.weighting.scheme}, max weight "
         f"{methodology.constraints.max_weight:.0%}",
-        "Benchmark": str(bt.benchmark_name),
+        "Benchmark": str(bench_label),
         "Peer methodology": str(bt.peer_name),
         "Methodology digest": methodology.digest()[:16],
         "Levels": "price, gross total return and net total return (withholding tax by domicile)",
@@ -312,8 +318,7 @@ section {{ break-inside: avoid; }}
 <p class="note">{html.escape(fs.annualisation)} Figures are of the {html.escape(SERIES_NOTE)}
 (the backtest on the Overview is net of transaction costs).</p></section>
 <section><h2>Calendar-year returns</h2>{_table(cal)}
-<p class="note">Total return of the index, its benchmark and the peer methodology; the
-last year to date.</p></section>
+<p class="note">Total return of the index, its benchmark and the peer methodology.</p></section>
 <section><h2>Risk (gross total return {html.escape(SERIES_NOTE)})</h2>{_table(risk, pct=False)}</section>
 <section><h2>Top 10 constituents</h2>{_table(top, pct=False)}</section>
 <section><h2>Weights</h2>{groups}</section>

@@ -264,12 +264,13 @@ def test_a_person_walks_the_app(chromium, app_url, bare_s):
     _shot(page, "8_performance_four")
 
     # once computed, every page loads within twice a bare Streamlit page (a new session: the
-    # flagship is selected again)
-    # each page against a bare page loaded right before it (best of two each; a page over the
-    # bound is measured again (up to three pairs), so a load spike on a shared machine is not
-    # taken for a slow page)
+    # flagship is selected again), each against a bare page loaded right before it (best of two
+    # each). A page over the bound is measured again, up to three pairs, and once more, up to
+    # three pairs, after every other page (minutes later): a load spike or a neighbouring test
+    # on a shared machine is not taken for a slow page; the bound itself stays 2x.
     took: dict[str, dict[str, float]] = {}
-    for file, title, _ in PAGES:
+
+    def measure(file: str, title: str) -> None:
         slug = file.removesuffix(".py")
         heading = FLAGSHIP if title == "Overview" else title
         url = f"{app_url}/{slug}" if title != "Overview" else app_url
@@ -277,10 +278,18 @@ def test_a_person_walks_the_app(chromium, app_url, bare_s):
             bare = bare_s()
             page_s = min(_load_s(chromium, url, heading) for _ in range(2))
             pair = {"page": round(page_s, 2), "bare": round(bare, 2), "ratio": page_s / bare}
+            pairs = took.get(title, {}).get("pairs", 0) + 1
             if title not in took or pair["ratio"] < took[title]["ratio"]:
                 took[title] = pair
+            took[title]["pairs"] = pairs
             if took[title]["ratio"] <= SLOW_FACTOR:
-                break
+                return
+
+    for file, title, _ in PAGES:
+        measure(file, title)
+    for file, title, _ in PAGES:
+        if took[title]["ratio"] > SLOW_FACTOR:
+            measure(file, title)
     (ARTIFACTS / "page_load_s.json").write_text(json.dumps(took, indent=1))
     slow = {t: v for t, v in took.items() if v["ratio"] > SLOW_FACTOR}
     assert slow == {}, f"slower than {SLOW_FACTOR} x a bare page loaded beside it: {slow}"

@@ -122,3 +122,11 @@ def test_overview_and_factsheet_agree_on_the_same_result(tmp_path) -> None:
     page = Path(__file__).parents[1] / "src/exchina/ui/page_overview.py"
     assert "NET_OF_COSTS" in page.read_text(encoding="utf-8")  # the Overview names its series
     assert "net of" in NET_OF_COSTS and "no transaction costs" in INDEX_LEVEL
+    # the factsheet names the benchmark series as the app does and marks the running year
+    from exchina.backtest.series import benchmark_series_label
+
+    label = benchmark_series_label(res)
+    assert label is not None and label.endswith("(benchmark ticker)")
+    assert f"benchmark: {label}" in fs.calendar.columns
+    assert fs.key_facts["Benchmark"] == label
+    assert fs.calendar.index[-1] == "2026 (to date)" and fs.calendar.index[0] == "2021"
