@@ -66,12 +66,19 @@ def stage_exposure(frame: pd.DataFrame, mode: str = "revenue_share") -> pd.DataF
     universe's ``share_<stage>`` columns (NaN = listed, share unknown; they replace shares
     written in the text), and in ``primary`` mode ``primary_stage`` when present.
     """
+    return pd.DataFrame(stage_matrix(frame, mode), index=frame.index, columns=list(STAGES))
+
+
+def stage_matrix(frame: pd.DataFrame, mode: str = "revenue_share") -> np.ndarray:
+    """``stage_exposure`` as an array (names x ``STAGES``), without the frame around it."""
     if "stages" not in frame:
         raise KeyError("universe frame has no 'stages' column")
     text = frame["stages"].fillna("").astype(str)
     listed, shares = _parsed(text)
     if all(c in frame for c in SHARE_COLUMNS):
-        shares = np.where(listed, frame[SHARE_COLUMNS].to_numpy(dtype=float), np.nan)
+        # column by column: a multi-column take of the wide frame costs several times more
+        given = np.column_stack([frame[c].to_numpy(dtype=float) for c in SHARE_COLUMNS])
+        shares = np.where(listed, given.reshape(len(frame), len(SHARE_COLUMNS)), np.nan)
         total = np.where(np.isnan(shares), 0.0, shares).sum(axis=1)
         if (bad := np.flatnonzero(total > 1.0 + SHARE_SUM_TOLERANCE)).size:
             raise ValueError(f"revenue shares sum to {total[bad[0]]:g}, must be <= 1")
@@ -85,9 +92,7 @@ def stage_exposure(frame: pd.DataFrame, mode: str = "revenue_share") -> pd.DataF
         rows = (chosen[:, None] == np.array(STAGES, dtype=object)[None, :]).astype(float)
     else:
         rows = _split(listed, shares)
-    return pd.DataFrame(
-        rows.reshape(len(frame), len(STAGES)), index=frame.index, columns=list(STAGES)
-    )
+    return rows.reshape(len(frame), len(STAGES))
 
 
 def country_exposure(frame: pd.DataFrame) -> pd.DataFrame:
