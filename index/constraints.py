@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from exchina.index.capping import RIC, UCITS, ConcentrationRule
-from exchina.index.exposures import commodity_exposure, country_exposure, stage_exposure
+from exchina.index.exposures import commodity_exposure, country_exposure, stage_matrix
+from exchina.universe.rules import STAGES
 
 if TYPE_CHECKING:
     from exchina.index.methodology import Methodology
@@ -372,8 +373,10 @@ class GroupBounds:
         n = len(frame)
         groups: list[tuple[str, np.ndarray, float, float]] = []
         if c.stage_bounds:
-            ex = stage_exposure(frame, c.stage_weighting)
-            values, col = ex.to_numpy(float), {s: i for i, s in enumerate(ex.columns)}
+            values, col = (
+                stage_matrix(frame, c.stage_weighting),
+                {s: i for i, s in enumerate(STAGES)},
+            )
             for key, (lo, hi) in sorted(c.stage_bounds.items()):
                 row = np.nansum(values[:, [col[s] for s in key.split("+")]], axis=1)
                 groups.append((f"stage_bounds.{key}", row, lo, hi))

@@ -19,69 +19,80 @@ import numpy as np
 import pandas as pd
 
 from exchina.universe.rules import STAGES
-from exchina.universe.stages import SHARE_COLUMNS, parse_stages, primary_stage
+from exchina.universe.stages import (
+    SHARE_COLUMNS,
+    SHARE_SUM_TOLERANCE,
+    parse_stages,
+    primary_stage,
+)
 
+_COL = {s: i for i, s in enumerate(STAGES)}
 CHINA_BANDS: tuple[tuple[float, float], ...] = ((0, 10), (10, 25), (25, 50), (50, 100))
 
 
-def _split(shares: dict[str, float]) -> dict[str, float]:
-    """One company's listed stages (share or NaN = unknown) -> weight per stage, summing to 1."""
-    known = {s: v for s, v in shares.items() if not math.isnan(v)}
-    unknown = [s for s in shares if math.isnan(shares[s])]
-    total = sum(known.values())
-    out: dict[str, float] = dict.fromkeys(STAGES, 0.0)
-    if unknown and total < 1:
-        for s in unknown:
-            out[s] = (1 - total) / len(unknown)
-        out.update(known)
-    elif total > 0:
-        out.update({s: v / total for s, v in known.items()})
-    else:  # every share known and zero: treat as unknown
-        out.update({s: 1 / len(shares) for s in shares})
-    return out
+def _parsed(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(listed, shares): names x stages, whether each stage is listed in ``stages`` text and
+    its share written there (NaN = none); each distinct text is parsed once."""
+    uniq, codes = np.unique(text.to_numpy(dtype=str), return_inverse=True)
+    listed = np.zeros((len(uniq), len(STAGES)), dtype=bool)
+    shares = np.full((len(uniq), len(STAGES)), np.nan)
+    for i, t in enumerate(uniq):
+        for s, v in parse_stages(t).items():
+            listed[i, _COL[s]], shares[i, _COL[s]] = True, v
+    return listed[codes], shares[codes]
 
 
-def _with_shares(text: pd.Series, shares: pd.DataFrame) -> pd.Series:
-    """Each listed stage of ``text`` with its share from ``shares`` (``share_<stage>``) written
-    in, e.g. ``mining;magnet`` + (0.7, NaN) -> ``mining:0.7;magnet``."""
-    values = shares.to_numpy(dtype=float)
-    col = {s: i for i, s in enumerate(STAGES)}
-    out = []
-    for row, listed in zip(values, text, strict=True):
-        parts = []
-        for s in (x for x in listed.split(";") if x):
-            v = row[col[s]]
-            parts.append(s if math.isnan(v) else f"{s}:{float(v)!r}")
-        out.append(";".join(parts))
-    return pd.Series(out, index=text.index, dtype=object)
+def _split(listed: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Each name's weight per stage, rows summing to one: known shares as given and the rest
+    split equally over the listed stages without one; known shares summing below one with no
+    unknown stage scaled up to one; every listed share known and zero -> equal split."""
+    known = listed & ~np.isnan(shares)
+    unknown = listed & ~known
+    total = np.where(known, shares, 0.0).sum(axis=1, keepdims=True)
+    n_unknown = unknown.sum(axis=1, keepdims=True)
+    n_listed = listed.sum(axis=1, keepdims=True)
+    fill = np.where(known, shares, 0.0) + np.where(
+        unknown, (1 - total) / np.maximum(n_unknown, 1), 0.0
+    )
+    scaled = np.where(known, shares, 0.0) / np.where(total > 0, total, 1.0)
+    equal = listed / np.maximum(n_listed, 1)
+    return np.where((n_unknown > 0) & (total < 1), fill, np.where(total > 0, scaled, equal))
 
 
 def stage_exposure(frame: pd.DataFrame, mode: str = "revenue_share") -> pd.DataFrame:
     """tickers x stages; each row sums to one.
 
     Reads ``stages`` (``mining:0.7;magnet`` style, shares optional) with, when present, the
-    universe's ``share_<stage>`` columns (NaN = listed, share unknown), and in ``primary`` mode
-    ``primary_stage`` when present. Each distinct position is split once.
+    universe's ``share_<stage>`` columns (NaN = listed, share unknown; they replace shares
+    written in the text), and in ``primary`` mode ``primary_stage`` when present.
     """
+    return pd.DataFrame(stage_matrix(frame, mode), index=frame.index, columns=list(STAGES))
+
+
+def stage_matrix(frame: pd.DataFrame, mode: str = "revenue_share") -> np.ndarray:
+    """``stage_exposure`` as an array (names x ``STAGES``), without the frame around it."""
     if "stages" not in frame:
         raise KeyError("universe frame has no 'stages' column")
     text = frame["stages"].fillna("").astype(str)
+    listed, shares = _parsed(text)
     if all(c in frame for c in SHARE_COLUMNS):
-        text = _with_shares(text, frame[SHARE_COLUMNS])
+        # column by column: a multi-column take of the wide frame costs several times more
+        given = np.column_stack([frame[c].to_numpy(dtype=float) for c in SHARE_COLUMNS])
+        shares = np.where(listed, given.reshape(len(frame), len(SHARE_COLUMNS)), np.nan)
+        total = np.where(np.isnan(shares), 0.0, shares).sum(axis=1)
+        if (bad := np.flatnonzero(total > 1.0 + SHARE_SUM_TOLERANCE)).size:
+            raise ValueError(f"revenue shares sum to {total[bad[0]]:g}, must be <= 1")
     if mode == "primary":
         prim = frame["primary_stage"] if "primary_stage" in frame else pd.Series(None, frame.index)
-        known = prim.isin(STAGES)
-        memo = {t: primary_stage(parse_stages(t))[0] for t in text[~known].unique()}
-        prim = prim.where(known, text.map(memo))
-        rows = (prim.to_numpy()[:, None] == np.array(STAGES)[None, :]).astype(float)
+        known = prim.isin(STAGES).to_numpy()
+        chosen = prim.to_numpy(dtype=object).copy()
+        for i in np.flatnonzero(~known):
+            row = {s: float(shares[i, j]) for j, s in enumerate(STAGES) if listed[i, j]}
+            chosen[i] = primary_stage(row)[0]
+        rows = (chosen[:, None] == np.array(STAGES, dtype=object)[None, :]).astype(float)
     else:
-        uniq, codes = np.unique(text.to_numpy(dtype=str), return_inverse=True)
-        splits = [_split(parse_stages(t)) for t in uniq]
-        table = np.array([[d[s] for s in STAGES] for d in splits]).reshape(-1, len(STAGES))
-        rows = table[codes]
-    return pd.DataFrame(
-        rows.reshape(len(frame), len(STAGES)), index=frame.index, columns=list(STAGES)
-    )
+        rows = _split(listed, shares)
+    return rows.reshape(len(frame), len(STAGES))
 
 
 def country_exposure(frame: pd.DataFrame) -> pd.DataFrame:

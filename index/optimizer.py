@@ -285,6 +285,22 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
+def _set(param: cp.Parameter, value: Any) -> None:
+    """Set a Parameter's value unless it already holds exactly this value: cvxpy validates every
+    value it is given (a projection per set), and most values (exposure rows, scores, previous
+    weights, the scheme's inputs) repeat between the solves of one rebalance. The problem data
+    are built from the values held either way, so the solve is the same."""
+    old = param.value
+    if (
+        isinstance(old, np.ndarray)
+        and isinstance(value, np.ndarray)
+        and old.dtype == value.dtype
+        and np.array_equal(old, value)
+    ):
+        return
+    param.value = value
+
+
 def _solve_convex(
     d: ProblemData, ub: np.ndarray, lb: np.ndarray, masks: np.ndarray, solver: str
 ) -> tuple[np.ndarray | None, str, float, bool]:
@@ -292,7 +308,7 @@ def _solve_convex(
     with _LOCK:
         comp, hit = _compiled(d)
         for k, v in vals.items():
-            comp.params[k].value = v
+            _set(comp.params[k], v)
         try:
             comp.problem.solve(solver=solver)
         except SolverError:

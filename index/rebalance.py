@@ -219,33 +219,32 @@ def rebalance(
     w = result.weights[result.weights > 0]
     held = list(w.index)
     px = _prices_at(market, t, held)
-    price_usd = px["price_usd"].astype(float)
-    no_price = [tk for tk in held if not price_usd[tk] > 0]
+    price_usd = px["price_usd"].to_numpy(dtype=float)
+    no_price = [tk for tk, p in zip(held, price_usd, strict=True) if not p > 0]
     if no_price:
         raise MissingDataError(f"no price in USD on or before {t.date()} for {no_price}")
-    info = universe.reindex(held)
+    info = universe.reindex(index=held, columns=["name", "primary_stage", "country", "china_score"])
     basis = result.basis.reindex(held).fillna(0.0)
+    # heaviest first, ties by ticker (stable)
+    order = np.lexsort((np.array(held, dtype=str), -w.to_numpy(float)))
+    columns = {
+        "ticker": np.array(held, dtype=object),
+        "name": info["name"].to_numpy(),
+        "stage": info["primary_stage"].to_numpy(),
+        "country": info["country"].to_numpy(),
+        "china_score": info["china_score"].to_numpy(float),
+        "basis_weight": basis.to_numpy(float),
+        "weight": w.to_numpy(float),
+        "shares_per_unit": (w * m.base_level / px["price_usd"]).to_numpy(float),
+        "price": px["price"].to_numpy(float),
+        "currency": px["currency"].to_numpy(),
+        "price_usd": price_usd,
+        "price_date": px["price_date"].dt.strftime("%Y-%m-%d").to_numpy(),
+    }
     constituents = pd.DataFrame(
-        {
-            "ticker": held,
-            "name": info["name"].to_numpy(),
-            "stage": info["primary_stage"].to_numpy(),
-            "country": info["country"].to_numpy(),
-            "china_score": info["china_score"].to_numpy(float),
-            "basis_weight": basis.to_numpy(float),
-            "weight": w.to_numpy(float),
-            "shares_per_unit": (w * m.base_level / px["price_usd"]).to_numpy(float),
-            "price": px["price"].to_numpy(float),
-            "currency": px["currency"].to_numpy(),
-            "price_usd": px["price_usd"].to_numpy(float),
-            "price_date": px["price_date"].dt.strftime("%Y-%m-%d").to_numpy(),
-            "data_source": market.label,
-        },
+        {**{c: v[order] for c, v in columns.items()}, "data_source": market.label},
         columns=CONSTITUENT_COLUMNS,
     )
-    constituents = constituents.sort_values(
-        ["weight", "ticker"], ascending=[False, True], kind="stable"
-    ).reset_index(drop=True)
 
     trades = _trades(w, previous, universe, market.label)
     relaxations = ([topped] if topped is not None else []) + list(result.relaxations)

@@ -33,7 +33,7 @@ import pandas as pd
 from exchina.universe.rules import STAGES
 
 _RANK = {s: i for i, s in enumerate(STAGES)}
-_SHARE_SUM_TOLERANCE = 1e-9
+SHARE_SUM_TOLERANCE = 1e-9
 
 
 def parse_stages(text: str) -> dict[str, float]:
@@ -64,7 +64,7 @@ def parse_stages(text: str) -> dict[str, float]:
                 raise ValueError(f"revenue share of '{name}' must be in [0, 1], got {share:g}")
         out[name] = share
     total = sum(v for v in out.values() if not math.isnan(v))
-    if total > 1.0 + _SHARE_SUM_TOLERANCE:
+    if total > 1.0 + SHARE_SUM_TOLERANCE:
         raise ValueError(f"revenue shares sum to {total:g}, must be <= 1")
     return out
 
