@@ -530,7 +530,12 @@ def _solve(
     violations = check_constraints(w, d)
     if violations:
         raise InfeasibleError("the solved weights break a hard constraint", violations)
-    weights = pd.Series(w, index=pd.Index(d.tickers, name="ticker"), name="weight")
+    # names outside the eligible set (tracking's parent-only names) hold zero: dropped (taken
+    # from the arrays: boolean indexing of Series costs more than the rest of the assembly)
+    keep = d.ub > 0
+    tickers = np.asarray(d.tickers, dtype=object)
+    index = pd.Index(tickers[keep], name="ticker")
+    weights = pd.Series(w[keep], index=index, name="weight")
     diag: dict[str, Any] = {
         "stages": stages,
         "cache_hit": hit,
@@ -540,12 +545,14 @@ def _solve(
         "objective_scaled": value,
     }
     objective = d.weighting.report(w, d, diag, value)
-    # names outside the eligible set (tracking's parent-only names) hold zero: drop them
-    basis = pd.Series(d.basis, index=weights.index, name="basis")
-    keep = d.ub > 0
+    basis = (
+        pd.Series(d.basis, index=pd.Index(tickers, name="ticker"), name="basis")
+        if d.weighting.tracks_parent
+        else pd.Series(d.basis[keep], index=index, name="basis")
+    )
     return WeightsResult(
-        weights=weights[keep],
-        basis=basis if d.weighting.tracks_parent else basis[keep],
+        weights=weights,
+        basis=basis,
         status=status,
         solver=solver + (" + HIGHS" if any("HIGHS" in s for s in stages) else ""),
         objective=float(objective),
@@ -633,7 +640,7 @@ def _relaxed(
             }
             try:
                 variant = _with_constraints(d, relaxed_methodology(methodology, trial))
-                found = _solve(variant, solver, selection, diagnose=False), trial
+                found = _solve(variant, solver, selection, diagnose=False), trial, variant
                 break
             except InfeasibleError:
                 continue
@@ -648,8 +655,10 @@ def _relaxed(
                 exc.conflicts,
             ) from None
         raise InfeasibleError(f"infeasible with every allowed relaxation at its limit ({allowed})")
-    result, amounts = found
-    w = result.weights.reindex(pd.Index(d.tickers)).fillna(0.0).to_numpy(float)
+    result, amounts, variant = found
+    # the result holds the variant's names with a cap above zero (same tickers as ``d``)
+    w = np.zeros(len(d.tickers))
+    w[variant.ub > 0] = result.weights.to_numpy(float)
     relaxed = describe(methodology, amounts, check_constraints(w, d))
     notes = [r.text() for r in relaxed]
     for note in notes:
