@@ -27,20 +27,21 @@ def render() -> None:
     res = layout.guarded(lambda: data.backtest(ctx.text, ctx.key))
     if res is None:
         return
+    # the files are written when their button is clicked (deferred), not at every visit
     reb = layout.guarded(lambda: data.current_rebalance(ctx.text, ctx.key))
     if reb is not None:
         eff = reb.report["dates"]["effective"]
         c1, c2 = st.columns(2)
         c1.download_button(
             f"Constituents {eff} (CSV)",
-            data.constituents_csv(reb),
+            lambda: data.constituents_csv(reb),
             file_name=f"{slug}_constituents_{eff}{tag}.csv",
             mime="text/csv",
             key="download_constituents_csv",
         )
         c2.download_button(
             f"Constituents {eff} (Parquet)",
-            data.constituents_parquet(reb),
+            lambda: data.constituents_parquet(reb),
             file_name=f"{slug}_constituents_{eff}{tag}.parquet",
             mime="application/vnd.apache.parquet",
             key="download_constituents_parquet",
@@ -48,7 +49,7 @@ def render() -> None:
     c1, c2 = st.columns(2)
     c1.download_button(
         "Index levels (CSV)",
-        data.levels_csv(res),
+        lambda: data.levels_csv(res),
         file_name=f"{slug}_levels{tag}.csv",
         mime="text/csv",
         key="download_levels",
