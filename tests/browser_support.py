@@ -165,11 +165,24 @@ def state(page) -> dict:
 
 def navigate(page, title: str, heading: str, timeout_s: float) -> None:
     """Open the page ``title`` from the sidebar and wait until its run has finished and it shows
-    ``heading`` (first until the click's rerun has started, so the previous run's finished state
-    is not taken for the new one)."""
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
-    with contextlib.suppress(PlaywrightTimeout):
-        page.wait_for_function(f"() => !({SCRIPT_DONE})()", timeout=5000, polling=20)
+    ``heading``. Another page: wait for its path and its heading first (drawn only by the new
+    run, so the previous run's finished state is not taken for the new one, however fast the
+    run). The page already open: wait (up to 5 s) until the click's rerun has started."""
+    link = page.locator("[data-testid=stSidebarNav] a", has_text=title).first
+    path = urlparse(link.get_attribute("href") or "").path.rstrip("/")
+    if path == urlparse(page.url).path.rstrip("/"):
+        link.click()
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(f"() => !({SCRIPT_DONE})()", timeout=5000, polling=20)
+    else:
+        link.click()
+        page.wait_for_function(
+            """([path, heading]) => location.pathname.replace(/\\/$/, '') === path
+                && [...document.querySelectorAll('h1')].some(h => h.textContent.includes(heading))""",
+            arg=[path, heading],
+            timeout=timeout_s * 1000,
+            polling=20,
+        )
     settle(page, timeout_s, heading)
 
 

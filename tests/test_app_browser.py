@@ -192,8 +192,9 @@ def _edit_and_run(page) -> str:
     page.get_by_text("is now the selected methodology").first.wait_for(timeout=PAGE_S * 1000)
     settle(page, PAGE_S, "Methodology")
     _check(page, "Methodology after the form")
-    page.get_by_role("tab", name="TOML").click()
-    page.wait_for_timeout(500)
+    page.get_by_role("tab", name="TOML").click()  # sent only once open: wait for it
+    page.locator("[data-testid=stCode]").last.wait_for(timeout=PAGE_S * 1000)
+    settle(page, PAGE_S, "Methodology")
     return page.locator("[data-testid=stCode]").last.inner_text()
 
 

@@ -185,6 +185,9 @@ def test_methodology_form_names_an_invalid_key():
 )
 def test_methodology_upload_is_validated(payload, expected):
     at = _open("Methodology")
+    assert not at.get("file_uploader")  # built only once its expander is opened
+    at.session_state["methodology_load"] = True
+    at.run()
     at.file_uploader(key="methodology_upload").set_value(("m.toml", payload, "application/toml"))
     at.run()
     assert not at.exception
@@ -192,8 +195,23 @@ def test_methodology_upload_is_validated(payload, expected):
     assert expected in msg and "m.toml" in msg
 
 
+def test_methodology_sends_only_the_open_tab():
+    at = _open("Methodology")
+    _ok(at)
+    assert not at.code  # the rulebook is open: the TOML is not sent
+    rulebook = [md.value for md in at.markdown if "##" in md.value or len(md.value) > 500]
+    assert rulebook
+    at.session_state["methodology_view"] = "TOML"
+    at.run()
+    _ok(at)
+    assert len(at.code) == 1
+    assert not [md.value for md in at.markdown if md.value in rulebook]
+
+
 def test_methodology_toml_shown_loads_back_to_the_same_methodology():
     at = _open("Methodology")
+    at.session_state["methodology_view"] = "TOML"
+    at.run()
     text = at.code[0].value
     m = parse_methodology(tomllib.loads(text))
     assert m.name == "exchina Allied Mine-to-Magnet"
@@ -237,6 +255,7 @@ def test_methodology_submit_applies_everywhere():
     at = _open("Methodology")
     at.selectbox(key="methodology_base").select("equal_weight")
     at.run()
+    at.session_state["methodology_view"] = "TOML"
     at.number_input(key="mf_spread").set_value(50.0)
     at.text_input(key="mf_name").input("My equal weight")
     at.button[0].click()

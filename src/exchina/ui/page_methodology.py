@@ -16,6 +16,7 @@ from exchina.ui.tables import fmt_metric
 
 FORM_PREFIX = constraint_form.PREFIX
 FLASH_KEY = "methodology_flash"
+LOAD_KEY = "methodology_load"
 SCHEMES = ["capped_mcap", "equal", "min_variance", "max_diversification", "risk_parity"]
 
 
@@ -189,8 +190,11 @@ def render() -> None:
         else:
             if _try(m, ctx):
                 st.rerun()
-    with st.expander("Load a methodology file"):
-        _upload(ctx)
+    # the uploader is built only once its expander is opened (one widget less to load)
+    loader = st.expander("Load a methodology file", key=LOAD_KEY, on_change="rerun")
+    if loader.open:
+        with loader:
+            _upload(ctx)
     st.subheader(f"Selected: {ctx.methodology.name}")
     c1, c2 = st.columns([1, 1])
     fname = re.sub(r"[^a-z0-9]+", "_", ctx.methodology.name.lower()).strip("_") + ".toml"
@@ -202,9 +206,22 @@ def render() -> None:
         key="methodology_download",
     )
     c2.caption(f"Hash `{ctx.methodology.digest()[:16]}`; loads with `exchina` as is.")
-    t1, t2 = st.tabs(["Rulebook", "TOML"])
-    t1.markdown(rulebook_markdown(ctx.methodology))
-    t2.code(ctx.text, language="toml")
+    _views(ctx.methodology, ctx.text)
+
+
+VIEW_KEY = "methodology_view"
+
+
+@st.fragment
+def _views(m: Methodology, text: str) -> None:
+    """The rulebook and the TOML, one tab at a time: only the open tab's text is built and sent
+    (the two long texts drawn at every visit made the page slow to load in the browser). A
+    fragment: switching the tab reruns only this part."""
+    rulebook, toml = st.tabs(["Rulebook", "TOML"], key=VIEW_KEY, on_change="rerun")
+    if rulebook.open:
+        rulebook.markdown(rulebook_markdown(m))
+    if toml.open:
+        toml.code(text, language="toml")
 
 
 if __name__ == "__main__":
