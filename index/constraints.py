@@ -39,6 +39,8 @@ def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
     """``frame[column]`` as floats (NaN where not a number, all NaN when the column is absent)."""
     if column not in frame.columns:
         return pd.Series(np.nan, index=frame.index, dtype=float)
+    if frame[column].dtype == np.float64:
+        return frame[column]  # already floats (callers read it, never write to it)
     return pd.Series(pd.to_numeric(frame[column], errors="coerce"), index=frame.index, dtype=float)
 
 

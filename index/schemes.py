@@ -59,17 +59,20 @@ class Scheme:
         self, frame: pd.DataFrame, in_universe: np.ndarray, parent: pd.Series | None
     ) -> np.ndarray:
         """Unnormalised weight each name is drawn toward (float market cap by default)."""
+        if "float_mcap_usd" not in frame.columns:
+            raise MissingDataError("float_mcap_usd missing or not positive for []")
+        col = frame["float_mcap_usd"]
         mcap = (
-            pd.to_numeric(frame["float_mcap_usd"], errors="coerce")
-            if "float_mcap_usd" in frame.columns
-            else None
+            col.to_numpy()
+            if col.dtype == np.float64
+            else pd.Series(pd.to_numeric(col, errors="coerce"), dtype=float).to_numpy()
         )
-        if mcap is None or mcap[in_universe].isna().any() or (mcap[in_universe] <= 0).any():
-            bad = (
-                list(frame.index[in_universe & ~(mcap > 0).to_numpy()]) if mcap is not None else []
+        bad = in_universe & ~(mcap > 0)  # missing (NaN) or not positive
+        if bad.any():
+            raise MissingDataError(
+                f"float_mcap_usd missing or not positive for {list(frame.index[bad])}"
             )
-            raise MissingDataError(f"float_mcap_usd missing or not positive for {bad}")
-        return np.where(in_universe, mcap.to_numpy(float), 0.0)
+        return np.where(in_universe, mcap, 0.0)
 
     def shapes(self, n: int, k: int) -> dict[str, tuple[int, ...]]:
         return {}

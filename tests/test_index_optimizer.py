@@ -251,3 +251,25 @@ def test_ucits_is_never_dropped_for_a_small_universe() -> None:
         optimize(uni, None, relaxable)
     assert "still infeasible with every allowed relaxation" in str(err.value)
     assert any("UCITS" in c for c in err.value.conflicts)
+
+
+def test_basis_names_missing_or_non_positive_market_caps():
+    """The market-cap basis refuses a missing, zero or non-numeric cap of an eligible name (and
+    names it), ignores one of a name outside the universe, and reads numbers stored as text."""
+    from exchina.core.errors import MissingDataError
+
+    m = parse_methodology({"name": "t", "weighting": {"scheme": "capped_mcap"}})
+    for bad in (np.nan, 0.0, -1.0):
+        uni = make_universe(10)
+        uni.loc["T003", "float_mcap_usd"] = bad
+        with pytest.raises(MissingDataError, match=r"\['T003'\]"):
+            build_data(uni, m)
+        uni.loc["T003", "eligible"] = False
+        assert build_data(uni, m).basis.sum() == pytest.approx(1.0)
+    uni = make_universe(10)
+    as_float = build_data(uni, m).basis
+    uni["float_mcap_usd"] = uni["float_mcap_usd"].map(repr).astype(object)
+    np.testing.assert_array_equal(build_data(uni, m).basis, as_float)
+    uni.loc["T005", "float_mcap_usd"] = "n/a"
+    with pytest.raises(MissingDataError, match=r"\['T005'\]"):
+        build_data(uni, m)
