@@ -41,6 +41,7 @@ from cvxpy.error import SolverError
 
 from exchina.core.errors import InfeasibleError, InputError, MissingDataError
 from exchina.core.market import Market
+from exchina.core.quiet import silence_solver_banner
 from exchina.index.capping import ConcentrationRule
 from exchina.index.constraints import HOLD_MIN, TOL, ZERO, Bounds, Parts, build_parts
 from exchina.index.methodology import Methodology
@@ -413,6 +414,7 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
         tie = tie + cp.sum(cp.multiply(priority, z))
     prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(w - w_relaxed)) - TIE_BREAK * tie), cons)
     try:
+        silence_solver_banner()
         prob.solve(solver="HIGHS", mip_rel_gap=0.0, mip_abs_gap=0.0, threads=1)
     except SolverError:
         prob = None
@@ -458,6 +460,7 @@ def diagnose_infeasible(d: ProblemData) -> list[str]:
         named = [("budget", cp.sum(w) == 1), *_constraints(w, 1.0, p, d, frozenset({fam}))]
         prob = cp.Problem(cp.Minimize(0), [c for _, c in named])
         try:
+            silence_solver_banner()
             prob.solve(solver="HIGHS")
         except SolverError:
             continue

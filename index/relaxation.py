@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from exchina.core.quiet import silence_solver_banner
 from exchina.index.constraints import HOLD_MIN, Bounds, Parts
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ class _Milp:
         c = np.zeros(self.size)
         c[objective] = 1.0
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lo, hi
+        silence_solver_banner()  # HiGHS's one-time copyright banner, for library callers too
         h = highspy.Highs()
         for option, value in (
             ("output_flag", False),

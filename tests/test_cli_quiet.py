@@ -115,3 +115,21 @@ def test_sweep_table_is_readable():
     assert "by sharpe (of 2 that ran)" in lines[0]
     assert lines[2].split()[:3] == ["v2", "0.1", "0.90"] and "7.0%" in lines[2]
     assert "{" not in text and "'" not in text  # no Python reprs
+
+
+def test_library_callers_see_no_solver_banner(tmp_path: Path):
+    """A quant calling the library (not the CLI) gets no HiGHS banner on stdout: the exact
+    relaxation MILP of a methodology that must relax is solved in a fresh process."""
+    code = (
+        "import warnings; warnings.simplefilter('ignore')\n"
+        "from exchina.backtest import run_backtest\n"
+        "from exchina.core.sources import load_market\n"
+        "from exchina.index.methodology import load_methodology, resolve_methodology\n"
+        "m = load_methodology(resolve_methodology('flagship'))\n"
+        "r = run_backtest(m, load_market('demo'), '2020-06-01', '2021-12-31')\n"
+        "assert len(r.relaxations) > 0  # the relaxation MILP ran\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=900)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert not NOISE.search(r.stdout + r.stderr), r.stdout + r.stderr
