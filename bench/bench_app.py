@@ -16,6 +16,7 @@ switches and filters under 1 s once computed.
 
 from __future__ import annotations
 
+import logging
 import sys
 import tempfile
 import time
@@ -34,7 +35,13 @@ from browser_support import (
     settle,
 )
 
-from exchina.ui.navigation import PAGES
+# the pages' cached functions are defined outside a Streamlit run here (only their titles are
+# read): Streamlit's "No runtime found" warning, once per function, is not about the app
+from streamlit.runtime.caching import cache_data_api
+
+logging.getLogger(cache_data_api.__name__).setLevel(logging.ERROR)
+
+from exchina.ui.navigation import PAGES  # noqa: E402
 
 OVERVIEW_TITLE = "exchina Allied Mine-to-Magnet"
 TIMEOUT_S = 900
