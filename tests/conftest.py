@@ -48,3 +48,14 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.fail(f"real data folder not found at {REALDATA} (set EXCHINA_SHARED)")
     return REALDATA
+
+
+@pytest.fixture
+def cold_streamlit_caches():
+    """AppTest shares st.cache_data across instances in one process: every case starts cold.
+    The app suites ask for it with ``pytest.mark.usefixtures``."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()

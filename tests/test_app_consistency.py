@@ -6,35 +6,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_support import FLAGSHIP, PAGE, open_page
 from streamlit.testing.v1 import AppTest
 
 from exchina.backtest.series import series_color
-from exchina.ui.navigation import PAGES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cold_streamlit_caches")]
 
-REPO = Path(__file__).resolve().parents[1]
-PAGE = {title: f"src/exchina/ui/{file}" for file, title, _ in PAGES}
-FLAGSHIP = "exchina Allied Mine-to-Magnet"
 REMX_LIKE = "REMX-like Rare Earth & Strategic Metals"
 
 
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
-
-
 def _open(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=900)
-    if page is not None:
-        at.switch_page(PAGE[page])
-    at.run()
+    at = open_page(page)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -5,35 +5,20 @@ empty temp folder, see conftest), so the banner must be on every page."""
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_support import PAGE, open_page
 from streamlit.testing.v1 import AppTest
 
 from exchina.index.methodology import parse_methodology
 from exchina.ui.layout import BANNER, CUSTOM
-from exchina.ui.navigation import PAGES
 
-REPO = Path(__file__).resolve().parents[1]
-APP = REPO / "app.py"
-PAGE = {title: f"src/exchina/ui/{file}" for file, title, _ in PAGES}
 TIMEOUT = 600
-
-
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    """AppTest shares st.cache_data across instances in one process: every case starts cold."""
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("cold_streamlit_caches")
 
 
 def _open(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
-    if page is not None:
-        at.switch_page(PAGE[page])
-    return at.run()
+    return open_page(page, TIMEOUT)
 
 
 def _ok(at: AppTest) -> None:

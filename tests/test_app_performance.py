@@ -7,30 +7,17 @@ from __future__ import annotations
 import base64
 import html
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from app_support import APP, FLAGSHIP, PAGE
 from streamlit.testing.v1 import AppTest
 
 from exchina.backtest import drawdown_series, rolling_volatility
 from exchina.ui import data
-from exchina.ui.navigation import PAGES
 from exchina.ui.page_performance import DAILY_TABS, SECTION_TABS
 
-pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[1]
-PAGE = {title: f"src/exchina/ui/{file}" for file, title, _ in PAGES}
-FLAGSHIP = "exchina Allied Mine-to-Magnet"
-
-
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cold_streamlit_caches")]
 
 
 def _charts(at: AppTest) -> dict[str, dict]:
@@ -62,7 +49,7 @@ def _open_tabs(at: AppTest, chart: str, section: str) -> dict[str, dict]:
 
 
 def test_performance_sends_only_the_open_tabs_with_the_packages_numbers():
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=900)
+    at = AppTest.from_file(str(APP), default_timeout=900)
     at.switch_page(PAGE["Performance"]).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [t.label for t in at.tabs] == [*DAILY_TABS, *SECTION_TABS]

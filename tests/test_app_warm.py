@@ -6,22 +6,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_support import APP
 from streamlit.testing.v1 import AppTest
 
 from exchina.ui import data
 
-APP = Path(__file__).resolve().parents[1] / "app.py"
-
-
-@pytest.fixture(autouse=True)
-def _clear_caches():
-    st.cache_data.clear()
-    yield
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("cold_streamlit_caches")
 
 
 def test_a_warmed_app_opens_overview_without_computing_or_reading(monkeypatch):
