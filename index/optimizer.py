@@ -51,6 +51,7 @@ from exchina.index.relaxation import (
     relaxed_methodology,
     smallest_amounts,
 )
+from exchina.index.resolve import Resolver
 from exchina.index.risk import RiskModel, market_risk_model
 from exchina.index.schemes import Scheme
 from exchina.index.schemes import scheme as get_scheme
@@ -240,8 +241,10 @@ def _structure_key(d: ProblemData) -> tuple:
 class _Compiled:
     problem: cp.Problem
     params: dict[str, cp.Parameter]
-    w: cp.Expression
+    w: cp.Variable
     named: list[tuple[str, cp.Constraint]]
+    checked: bool = False  # solved once by cvxpy, ``fast`` tried on that solve
+    fast: Resolver | None = None  # re-solves without cvxpy's per-solve overhead
 
 
 def _build(d: ProblemData, p: dict[str, Any], drop: frozenset[str] = frozenset()) -> _Compiled:
@@ -310,12 +313,17 @@ def _solve_convex(
         comp, hit = _compiled(d)
         for k, v in vals.items():
             _set(comp.params[k], v)
-        try:
-            comp.problem.solve(solver=solver)
-        except SolverError:
-            return None, "solver_error", float("nan"), hit
-        status, value = comp.problem.status, comp.problem.value
-        x = None if comp.w.value is None else np.asarray(comp.w.value, dtype=float).copy()
+        if comp.fast is not None and solver == "CLARABEL":
+            x, status, value = comp.fast.solve()
+        else:
+            try:
+                comp.problem.solve(solver=solver)
+            except SolverError:
+                return None, "solver_error", float("nan"), hit
+            status, value = comp.problem.status, comp.problem.value
+            x = None if comp.w.value is None else np.asarray(comp.w.value, dtype=float).copy()
+            if not comp.checked and solver == "CLARABEL" and x is not None:
+                comp.fast, comp.checked = Resolver.of(comp.problem, comp.w), True
     if x is not None and d.weighting.homogeneous:
         x = x / x.sum() if x.sum() > 0 else None
     objective = float(value) if isinstance(value, int | float | np.floating) else float("nan")
