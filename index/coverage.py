@@ -11,12 +11,16 @@ an infeasible methodology (exit 3).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from exchina.core.market import Market
 from exchina.index.methodology import Methodology
 from exchina.universe.coverage import check_coverage, check_eligible_data
+
+if TYPE_CHECKING:
+    from exchina.universe.inputs import UniverseInputs
 
 
 def names_needed(m: Methodology) -> tuple[int, str]:
@@ -35,11 +39,14 @@ def require_coverage(
     companies: pd.DataFrame,
     date: str | pd.Timestamp,
     shares: pd.DataFrame | None = None,
+    inputs: UniverseInputs | None = None,
 ) -> None:
     """``MissingDataError`` (exit 4) when ``market`` prices too few of the companies ``m``'s
-    universe rules consider at ``date`` (see ``exchina.universe.coverage``)."""
+    universe rules consider at ``date`` (see ``exchina.universe.coverage``; ``inputs``: the
+    master and market prepared once, ``UniverseInputs``)."""
     n, rule = names_needed(m)
-    check_coverage(market, m.universe, companies, date, n, shares, f" ({m.name}: {rule})")
+    why = f" ({m.name}: {rule})"
+    check_coverage(market, m.universe, companies, date, n, shares, why, inputs=inputs)
 
 
 def require_eligible_data(

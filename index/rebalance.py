@@ -158,7 +158,7 @@ def rebalance(
     if inputs is not None:
         companies, facts, shares = inputs.companies, inputs.facts, inputs.shares
     companies = load_companies() if companies is None else companies
-    require_coverage(cut, m, companies, cutoff, shares)
+    require_coverage(cut, m, companies, cutoff, shares, inputs=inputs)
     screened = screen_universe(
         date=cutoff,
         rules=m.universe,

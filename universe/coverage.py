@@ -22,6 +22,7 @@ Thresholds, with ``needed`` the fewest names the methodology can hold (its ``min
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from exchina.core.errors import MissingDataError
 from exchina.core.market import Market
 from exchina.universe.rules import UniverseRules
 from exchina.universe.screening import LiquidityUnknown, MarketCapUnknown, PriceHistory
+
+if TYPE_CHECKING:
+    from exchina.universe.inputs import UniverseInputs
 
 SHOWN = 5
 
@@ -40,15 +44,33 @@ def considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp
 
 
 def _considered(companies: pd.DataFrame, rules: UniverseRules, date: pd.Timestamp) -> np.ndarray:
+    return considered_mask(
+        companies["listed_from"].to_numpy(dtype="datetime64[ns]"),
+        companies["delisted_on"].to_numpy(dtype="datetime64[ns]"),
+        companies["status"].to_numpy(dtype=object),
+        [frozenset(str(x).split(";")) for x in companies["commodities"].to_numpy(dtype=object)],
+        rules,
+        date,
+    )
+
+
+def considered_mask(
+    listed_from: np.ndarray,
+    delisted_on: np.ndarray,
+    status: np.ndarray,
+    commodity_sets: list[frozenset[str]],
+    rules: UniverseRules,
+    date: pd.Timestamp,
+) -> np.ndarray:
+    """``considered`` as a mask over the master's columns (``UniverseInputs`` holds them)."""
     t = pd.Timestamp(date).to_datetime64().astype("datetime64[ns]")
-    start = companies["listed_from"].to_numpy(dtype="datetime64[ns]")
-    end = companies["delisted_on"].to_numpy(dtype="datetime64[ns]")
-    keep = (np.isnat(start) | (start <= t)) & (np.isnat(end) | (end > t))
-    keep &= np.isin(companies["status"].to_numpy(dtype=object), list(rules.statuses))
+    keep = (np.isnat(listed_from) | (listed_from <= t)) & (
+        np.isnat(delisted_on) | (delisted_on > t)
+    )
+    keep &= np.isin(status, list(rules.statuses))
     if rules.commodities:
         want = set(rules.commodities)
-        comm = companies["commodities"].to_numpy(dtype=object)
-        keep &= np.array([bool(set(str(x).split(";")) & want) for x in comm], dtype=bool)
+        keep &= np.array([bool(s & want) for s in commodity_sets], dtype=bool)
     return keep
 
 
@@ -166,6 +188,32 @@ def _first(names: list[str]) -> str:
     return ", ".join(names[:SHOWN]) + more
 
 
+def _priced_count(
+    market: Market,
+    rules: UniverseRules,
+    companies: pd.DataFrame,
+    t: pd.Timestamp,
+    inputs: UniverseInputs | None,
+) -> tuple[int, int]:
+    """(priced, considered): how many of the companies the rules consider at ``t`` have a
+    price on or before ``t``, and how many they consider."""
+    if inputs is None:
+        tickers = companies["ticker"].to_numpy(dtype=object)[_considered(companies, rules, t)]
+        n = int(market.close.index.searchsorted(t, side="right"))
+        return int(_seen(market.close, [str(x) for x in tickers], n).sum()), len(tickers)
+    keep = considered_mask(
+        inputs.listed_from,
+        inputs.delisted_on,
+        inputs.columns["status"],
+        inputs.commodity_sets,
+        rules,
+        t,
+    )
+    n = inputs.rows(market, t)
+    seen = inputs.history.priced[n - 1] > 0 if n else np.zeros(len(keep), dtype=bool)
+    return int((seen & keep).sum()), int(keep.sum())
+
+
 def check_coverage(
     market: Market,
     rules: UniverseRules,
@@ -174,17 +222,16 @@ def check_coverage(
     needed: int,
     shares: pd.DataFrame | None = None,
     why_needed: str = "",
+    inputs: UniverseInputs | None = None,
 ) -> None:
     """Raise ``MissingDataError`` when considered companies lack prices and fewer than
     ``needed`` are priced (the threshold of the module doc); the message counts what is missing
-    (prices, volumes, shares, FX), names the first few and gives the commands that fill it."""
+    (prices, volumes, shares, FX), names the first few and gives the commands that fill it.
+    ``inputs``: ``companies`` and ``market`` (or the market it is a cut of) prepared as arrays
+    once (``UniverseInputs``), for a backtest's many reviews."""
     t = pd.Timestamp(date)
-    tickers = [
-        str(x) for x in companies["ticker"].to_numpy(dtype=object)[_considered(companies, rules, t)]
-    ]
-    n = int(market.close.index.searchsorted(t, side="right"))
-    priced = int(_seen(market.close, tickers, n).sum())
-    if priced == len(tickers) or priced >= needed:
+    priced, total = _priced_count(market, rules, companies, t, inputs)
+    if priced == total or priced >= needed:
         return  # the common case, decided from the prices alone (every rebalance runs this)
     cov = coverage(market, rules, companies, t, shares)
     gaps = [

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import ExtensionArray
 
 from exchina.core.errors import MissingDataError
 from exchina.core.market import LastCloses, Market, TradedValue, last_rows, take_columns
@@ -131,6 +132,13 @@ def shipped_shares() -> pd.DataFrame:
     )
 
 
+def _stored(values: np.ndarray) -> np.ndarray | ExtensionArray:
+    """``values`` as a DataFrame column stores them (text as pandas' string array), converted
+    once rather than at every date's frame."""
+    stored = pd.Series(values).array
+    return stored if isinstance(stored.dtype, pd.StringDtype) else values
+
+
 def _date_text(values: pd.Series) -> np.ndarray:
     return values.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
 
@@ -161,6 +169,8 @@ class UniverseInputs:
             for col in ("company_id", "name", "country", "currency", "commodities", "status")
         }
         self.columns["exchange"] = c["exchange"].to_numpy(dtype=object)
+        self.ticker_list = [str(t) for t in self.tickers]
+        self.text = {k: _stored(v) for k, v in self.columns.items()}
         self.delisted_on = c["delisted_on"].to_numpy(dtype="datetime64[ns]")
         self.listed_from = c["listed_from"].to_numpy(dtype="datetime64[ns]")
         self.delisted_text = _date_text(c["delisted_on"])

@@ -112,9 +112,17 @@ def graded_matrices(
     """Companies x weighted factors: ``value`` (largest effective value; NaN = unknown), ``k``
     (largest multiplier), ``q`` (quality of the fact that set the value) and ``setter`` (its
     position in ``fa``; -1 = none)."""
-    n, m = len(ids), len(factors)
     ci = ids.get_indexer(pd.Index(fa["company_id"]))
     fi = factors.get_indexer(pd.Index(fa["graded_factor"]))
+    return _graded(fa, ci, fi, (len(ids), len(factors)))
+
+
+def _graded(
+    fa: Mapping[str, np.ndarray], ci: np.ndarray, fi: np.ndarray, shape: tuple[int, int]
+) -> dict[str, np.ndarray]:
+    """``graded_matrices`` with each fact's company row ``ci`` and factor column ``fi`` given
+    (-1 = not scored)."""
+    n, m = shape
     sel = np.flatnonzero((fa["status"] != "pending") & (ci >= 0) & (fi >= 0))
     out = {
         "value": np.full((n, m), np.nan),
@@ -163,6 +171,11 @@ class Scorer:
         else:
             self.ids = pd.Index(pd.unique(facts["company_id"]), name="company_id")
         self.pos = {c: i for i, c in enumerate(self.ids)}
+        # each fact's company row and graded factor, looked up once for every date
+        self.company_row = self.ids.get_indexer(pd.Index(self.facts.company_id))
+        self.graded_names, self.graded_code = np.unique(
+            self.facts.graded_factor.astype(str), return_inverse=True
+        )
 
     def score(self, date: str | pd.Timestamp, rules: ChinaScoreRules | None = None) -> pd.DataFrame:
         """Every company's score at ``date`` (``score_companies``)."""
@@ -178,7 +191,11 @@ class Scorer:
         fa = fact_arrays(self.facts, date, rules)
         ids, pos = self.ids, self.pos
         factors, wv = _weights(rules)
-        g = graded_matrices(fa, ids, factors)
+        ci = self.company_row[fa["row"]]
+        column = {f: j for j, f in enumerate(factors.tolist())}
+        fi = np.array([column.get(g, -1) for g in self.graded_names.tolist()], dtype=int)
+        fi = fi[self.graded_code[fa["row"]]]
+        g = _graded(fa, ci, fi, (len(ids), len(factors)))
         unknown = np.isnan(g["value"])
         fill = rules.unknown_value if rules.unknown_policy == "penalize" else 0.0
         graded_score = 100.0 * (np.where(unknown, fill, g["value"]) @ wv) / wv.sum()
@@ -215,10 +232,9 @@ class Scorer:
         backed = np.zeros(len(ids))
         backers: dict[int, set[str]] = {}
         bi = np.flatnonzero((fa["factor"] == BACKING_FACTOR) & fa["in_force"])
-        ci = ids.get_indexer(pd.Index(fa["company_id"][bi]))
-        keep = ci >= 0
-        np.add.at(backed, ci[keep], fa["value"][bi][keep])
-        for i, who in zip(ci[keep], fa["counterparty"][bi][keep], strict=True):
+        keep = ci[bi] >= 0
+        np.add.at(backed, ci[bi][keep], fa["value"][bi][keep])
+        for i, who in zip(ci[bi][keep], fa["counterparty"][bi][keep], strict=True):
             backers.setdefault(int(i), set()).add(str(who))
         backer_text = np.full(len(ids), "", dtype=object)
         for i, names_set in backers.items():

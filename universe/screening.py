@@ -322,7 +322,9 @@ def apply_screens(
             text = screen.reason(c, i)
             reasons[i].append(text)
             rows.append((str(names[i]), screen.name, screen.key(c, i), text))
-    failures = pd.DataFrame(rows, columns=FAILURE_COLUMNS, dtype=object)
+    # one object block from a 2-D array: several times quicker than from the list of rows
+    table = np.array(rows, dtype=object).reshape(len(rows), len(FAILURE_COLUMNS))
+    failures = pd.DataFrame(table, columns=FAILURE_COLUMNS, dtype=object)
     return Screened(reasons, (size_fails > 0) & (other_fails == 0), failures)
 
 

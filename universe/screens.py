@@ -147,7 +147,7 @@ def screen_universe(
         inputs = UniverseInputs(market, companies, facts, shares, stage_facts)
     members = set(previous_members or [])
     tickers = inputs.tickers
-    col = inputs.columns
+    col, text = inputs.columns, inputs.text
     score = inputs.scorer.arrays(t, rules.china)
     stages = inputs.stages.columns(t)
     stats = inputs.history.stats(inputs.rows(market, t), rules.adtv_window_days)
@@ -163,7 +163,7 @@ def screen_universe(
     hist = stats.history_days
     has_px = ~np.isnan(hist) & (hist > 0)
 
-    is_member = tickers.isin(members)
+    is_member = np.array([t in members for t in inputs.ticker_list], dtype=bool)
     mcap_min = np.where(
         is_member, rules.min_float_mcap_usd * rules.buffer_mcap, rules.min_float_mcap_usd
     )
@@ -236,14 +236,14 @@ def screen_universe(
 
     out = pd.DataFrame(
         {
-            "company_id": col["company_id"],
-            "name": col["name"],
-            "country": col["country"],
-            "currency": col["currency"],
+            "company_id": text["company_id"],
+            "name": text["name"],
+            "country": text["country"],
+            "currency": text["currency"],
             "stages": stage_text,
             "primary_stage": primary,
-            "commodities": col["commodities"],
-            "status": status,
+            "commodities": text["commodities"],
+            "status": text["status"],
             "china_score": china,
             "confidence": conf,
             "china_flags": flags,
@@ -252,7 +252,7 @@ def screen_universe(
             "history_days": np.nan_to_num(hist, nan=0.0).astype("int64"),
             "eligible": eligible,
             "reasons": reasons,
-            "exchange": col["exchange"],
+            "exchange": text["exchange"],
             "primary_basis": stages["primary_basis"],
             "graded_score": score["graded_score"],
             "unknown_factors": unknown,
