@@ -40,6 +40,96 @@ class TradedValue:
         return np.where(self.known[lo:end].any(axis=0), self.usd[lo:end].mean(axis=0), np.nan)
 
 
+def take_columns(values: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``values[:, cols]`` with NaN columns where ``cols`` is -1 (ticker absent)."""
+    if values.shape[1] == 0:
+        return np.full((values.shape[0], len(cols)), np.nan)
+    return np.where(cols >= 0, values[:, np.maximum(cols, 0)], np.nan)
+
+
+def last_rows(seen: np.ndarray) -> np.ndarray:
+    """Per row and column, the last row up to it where ``seen`` (-1 = none yet)."""
+    rows = np.arange(seen.shape[0])[:, None]
+    return np.maximum.accumulate(np.where(seen, rows, -1), axis=0)
+
+
+@dataclass(frozen=True)
+class Closes:
+    """Per ticker, its last close on or before a date (``LastCloses.at``)."""
+
+    price: np.ndarray  # in the listing currency; NaN = never priced
+    price_date: np.ndarray  # datetime64[ns] of that close; NaT = never priced
+    currency: np.ndarray  # object: the ISO code; NaN = unknown
+    price_usd: np.ndarray  # price x the FX last known at the date; NaN = no price or no FX
+
+
+class LastCloses:
+    """A market's closes and FX as arrays, prepared once, for "last close at t" lookups in a
+    loop of rebalances: ``at(market, t, tickers)`` answers for ``market`` or any cut
+    ``market.asof(...)`` of it by reading only its rows (point in time)."""
+
+    def __init__(self, market: Market, tickers: pd.Index) -> None:
+        self.market = market
+        self.tickers = pd.Index(tickers)
+        self.dates = pd.DatetimeIndex(market.close.index)
+        cols = market.close.columns.get_indexer(self.tickers)
+        self.close = take_columns(market.close.to_numpy(dtype=float), cols)
+        self.last = last_rows(~np.isnan(self.close))
+        self.day = self.dates.to_numpy(dtype="datetime64[ns]")
+        currency = market.currency
+        self.currency = dict(
+            zip(currency.index.tolist(), currency.to_numpy(dtype=object).tolist(), strict=True)
+        )
+        self.fx_dates = pd.DatetimeIndex(market.fx.index)
+        self.fx_names = [str(c) for c in market.fx.columns]
+        self.fx = market.fx.to_numpy(dtype=float)
+        self.fx_last = last_rows(~np.isnan(self.fx))
+
+    def rows(self, market: Market, date: pd.Timestamp) -> tuple[int, int]:
+        """Close and FX rows of ``market`` (this market or a cut of it) on or before ``date``."""
+        n, n_fx = len(market.close), len(market.fx)
+        if (
+            n > len(self.dates)
+            or n_fx > len(self.fx_dates)
+            or not market.close.index.equals(self.dates[:n])
+            or not market.close.columns.equals(self.market.close.columns)
+        ):
+            raise ValueError("the market is not a cut of the one these closes were prepared from")
+        return (
+            min(int(self.dates.searchsorted(date, side="right")), n),
+            min(int(self.fx_dates.searchsorted(date, side="right")), n_fx),
+        )
+
+    def at(self, market: Market, date: pd.Timestamp, tickers: list[str]) -> Closes:
+        """Each of ``tickers``' last close in ``market`` on or before ``date``, its date, its
+        currency and its value in USD at the FX last known at ``date``. ``MissingDataError``
+        when a ticker's currency has no FX series to USD."""
+        n, n_fx = self.rows(market, date)
+        pos = self.tickers.get_indexer(pd.Index(tickers))
+        row = self.last[n - 1, np.maximum(pos, 0)] if n else np.full(len(pos), -1)
+        row = np.where(pos >= 0, row, -1)
+        has = row >= 0
+        price = np.where(has, self.close[np.maximum(row, 0), np.maximum(pos, 0)], np.nan)
+        price_date = np.where(has, self.day[np.maximum(row, 0)], np.datetime64("NaT", "ns"))
+        currency = np.array([self.currency.get(t, np.nan) for t in tickers], dtype=object)
+        known = {str(c) for c in currency if isinstance(c, str)}
+        missing = sorted(known - {"USD", *self.fx_names})
+        if missing:
+            from exchina.core.errors import MissingDataError
+
+            raise MissingDataError(f"no FX series to USD for currencies {missing}")
+        fx_row = self.fx_last[n_fx - 1] if n_fx else np.full(len(self.fx_names), -1)
+        fx_last = {
+            c: self.fx[r, j]
+            for j, (c, r) in enumerate(zip(self.fx_names, fx_row, strict=True))
+            if r >= 0
+        }
+        fx = np.array(
+            [1.0 if c == "USD" else fx_last.get(str(c), np.nan) for c in currency], dtype=float
+        )
+        return Closes(price, price_date, currency, price * fx)
+
+
 @dataclass(frozen=True)
 class Market:
     """Daily market data on one calendar (a DatetimeIndex named ``date``, ascending, tz-naive).
@@ -75,9 +165,17 @@ class Market:
 
     @property
     def as_of(self) -> pd.Timestamp:
-        """The last date with any price (NaT if none)."""
-        rows = np.flatnonzero(~np.isnan(self.close.to_numpy(dtype=float)).all(axis=1))
-        return pd.Timestamp(self.close.index[rows].max())
+        """The last date with any price (NaT if none); read from the end, a block of rows at a
+        time, since the last rows almost always hold prices."""
+        values = self.close.to_numpy(dtype=float)
+        end = len(values)
+        while end > 0:
+            lo = max(end - 64, 0)
+            rows = np.flatnonzero(~np.isnan(values[lo:end]).all(axis=1))
+            if rows.size:
+                return self.dates[int(lo + rows[-1])]
+            end = lo
+        return pd.Timestamp("NaT")
 
     @property
     def label(self) -> str:
@@ -85,8 +183,12 @@ class Market:
         return f"{SYNTHETIC_LABEL} ({self.source})" if self.synthetic else self.source
 
     def asof(self, date: str | pd.Timestamp) -> Market:
-        """The market as known at the close of ``date``: every row after it dropped."""
+        """The market as known at the close of ``date``: every row after it dropped (this
+        market itself when it holds none)."""
         t = pd.Timestamp(date)
+        frames = (self.close, self.volume, self.dividends, self.fx, self.shares)
+        if all(f.index.empty or f.index[-1] <= t for f in frames):
+            return self
         return replace(
             self,
             close=self.close.loc[:t],

@@ -21,7 +21,7 @@ import pandas as pd
 from exchina.core.atomic import write_outputs
 from exchina.core.csvsafe import to_csv_safe
 from exchina.core.errors import MissingDataError, StaleDataError
-from exchina.core.market import Market
+from exchina.core.market import Closes, LastCloses, Market
 from exchina.index.coverage import require_coverage, require_eligible_data
 from exchina.index.exposures import (
     CHINA_BANDS,
@@ -76,7 +76,10 @@ class RebalanceResult:
     @property
     def weights(self) -> pd.Series:
         """Final weights of the held names (ticker -> weight)."""
-        return self.constituents.set_index("ticker")["weight"]
+        c = self.constituents
+        return pd.Series(
+            c["weight"].to_numpy(), index=pd.Index(c["ticker"], name="ticker"), name="weight"
+        )
 
 
 def _previous_index(previous: pd.Series | None) -> list[str]:
@@ -98,47 +101,6 @@ def _parent_weights(
     path = resolve_methodology(methodology.weighting.parent or "", relative_to=source)
     parent = rebalance(date, path, market, companies=companies, facts=facts)
     return parent.weights
-
-
-def _prices_at(market: Market, date: pd.Timestamp, tickers: list[str]) -> pd.DataFrame:
-    """Each name's last close at ``date``, its date, currency and USD value (numpy: one pass)."""
-    close = market.close
-    n = int(close.index.searchsorted(date, side="right"))
-    cols = close.columns.get_indexer(pd.Index(tickers))
-    values = close.to_numpy(dtype=float)[:n]
-    values = np.where(cols >= 0, values[:, np.maximum(cols, 0)], np.nan) if n else values[:, :0]
-    values = values.reshape(n, len(tickers))
-    seen = ~np.isnan(values)
-    has = seen.any(axis=0)
-    last_row = np.where(has, len(values) - 1 - np.argmax(seen[::-1], axis=0), 0)
-    cols = np.arange(len(tickers))
-    price = np.where(has, values[last_row, cols] if len(values) else np.nan, np.nan)
-    none = np.full(len(cols), None)  # an object array, so a never-priced name's date is None
-    last_date = np.where(has, close.index.to_numpy()[last_row], none) if len(values) else none
-    currency = market.currency.reindex(tickers)
-    missing = sorted({str(c) for c in currency.dropna()} - {"USD", *map(str, market.fx.columns)})
-    if missing:
-        raise MissingDataError(f"no FX series to USD for currencies {missing}")
-    fx_rows = market.fx.to_numpy(dtype=float)[: int(market.fx.index.searchsorted(date, "right"))]
-    fx_seen = ~np.isnan(fx_rows)
-    fx_last = {
-        str(c): fx_rows[len(fx_rows) - 1 - int(np.argmax(fx_seen[::-1, j])), j]
-        for j, c in enumerate(market.fx.columns)
-        if fx_seen[:, j].any()
-    }
-    fx = np.array(
-        [1.0 if c == "USD" else fx_last.get(str(c), np.nan) for c in currency.tolist()],
-        dtype=float,
-    )
-    return pd.DataFrame(
-        {
-            "price": price,
-            "currency": currency,
-            "price_usd": price * fx,
-            "price_date": pd.to_datetime(pd.Series(last_date, index=tickers)),
-        },
-        index=pd.Index(tickers, name=close.columns.name),
-    )
 
 
 def rebalance(
@@ -216,35 +178,15 @@ def rebalance(
     parent = _parent_weights(m, source, t, market, companies, facts)
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)
 
-    w = result.weights[result.weights > 0]
-    held = list(w.index)
-    px = _prices_at(market, t, held)
-    price_usd = px["price_usd"].to_numpy(dtype=float)
-    no_price = [tk for tk, p in zip(held, price_usd, strict=True) if not p > 0]
+    positive = result.weights.to_numpy(dtype=float) > 0
+    w = result.weights[positive]
+    held = [str(x) for x in w.index]
+    closes = inputs.history.closes if inputs is not None else LastCloses(market, pd.Index(held))
+    px = closes.at(market, t, held)
+    no_price = [tk for tk, p in zip(held, px.price_usd, strict=True) if not p > 0]
     if no_price:
         raise MissingDataError(f"no price in USD on or before {t.date()} for {no_price}")
-    info = universe.reindex(index=held, columns=["name", "primary_stage", "country", "china_score"])
-    basis = result.basis.reindex(held).fillna(0.0)
-    # heaviest first, ties by ticker (stable)
-    order = np.lexsort((np.array(held, dtype=str), -w.to_numpy(float)))
-    columns = {
-        "ticker": np.array(held, dtype=object),
-        "name": info["name"].to_numpy(),
-        "stage": info["primary_stage"].to_numpy(),
-        "country": info["country"].to_numpy(),
-        "china_score": info["china_score"].to_numpy(float),
-        "basis_weight": basis.to_numpy(float),
-        "weight": w.to_numpy(float),
-        "shares_per_unit": (w * m.base_level / px["price_usd"]).to_numpy(float),
-        "price": px["price"].to_numpy(float),
-        "currency": px["currency"].to_numpy(),
-        "price_usd": price_usd,
-        "price_date": px["price_date"].dt.strftime("%Y-%m-%d").to_numpy(),
-    }
-    constituents = pd.DataFrame(
-        {**{c: v[order] for c, v in columns.items()}, "data_source": market.label},
-        columns=CONSTITUENT_COLUMNS,
-    )
+    constituents = _constituents(m, universe, result.basis, w, px, market.label)
 
     trades = _trades(w, previous, universe, market.label)
     relaxations = ([topped] if topped is not None else []) + list(result.relaxations)
@@ -269,6 +211,57 @@ def rebalance(
     report["relaxed"] = [r.as_dict() for r in relaxations]
     return RebalanceResult(
         t, cutoff, m, universe, result, constituents, trades, report, relaxations
+    )
+
+
+def _positions(index: pd.Index, tickers: list[str]) -> np.ndarray:
+    """Where each of ``tickers`` sits in ``index`` (-1 = absent): a dict lookup, which for a
+    few names beats building pandas' hash table of a fresh frame's index."""
+    pos = {str(t): i for i, t in enumerate(index.tolist())}
+    return np.array([pos.get(t, -1) for t in tickers], dtype=int)
+
+
+def _take(values: pd.Series, pos: np.ndarray, fill: Any = np.nan) -> np.ndarray:
+    """``values`` at positions ``pos`` (``_positions``), ``fill`` where -1: a reindex without
+    the reindexed Series."""
+    array = values.to_numpy()
+    if not (pos < 0).any():
+        return array[pos]
+    return np.where(pos >= 0, array[np.maximum(pos, 0)] if len(array) else fill, fill)
+
+
+def _constituents(
+    m: Methodology,
+    universe: pd.DataFrame,
+    basis: pd.Series,
+    w: pd.Series,
+    px: Closes,
+    label: str,
+) -> pd.DataFrame:
+    """The held names (``CONSTITUENT_COLUMNS``), heaviest first, ties by ticker: their weights
+    ``w``, universe details, ``basis`` weights and prices ``px``."""
+    held = [str(x) for x in w.index]
+    weight = w.to_numpy(dtype=float)
+    order = np.lexsort((np.array(held, dtype=str), -weight))
+    at = _positions(universe.index, held)
+    basis_w = _take(basis, _positions(basis.index, held)).astype(float)
+    columns = {
+        "ticker": np.array(held, dtype=object),
+        "name": _take(universe["name"], at),
+        "stage": _take(universe["primary_stage"], at),
+        "country": _take(universe["country"], at),
+        "china_score": _take(universe["china_score"], at).astype(float),
+        "basis_weight": np.where(np.isnan(basis_w), 0.0, basis_w),
+        "weight": weight,
+        "shares_per_unit": weight * m.base_level / px.price_usd,
+        "price": px.price,
+        "currency": px.currency,
+        "price_usd": px.price_usd,
+        "price_date": np.datetime_as_string(px.price_date, unit="D").astype(object),
+    }
+    return pd.DataFrame(
+        {**{c: v[order] for c, v in columns.items()}, "data_source": label},
+        columns=CONSTITUENT_COLUMNS,
     )
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from exchina.core.errors import MissingDataError
-from exchina.core.market import Market, TradedValue
+from exchina.core.market import LastCloses, Market, TradedValue, last_rows, take_columns
 from exchina.core.paths import data_file
 from exchina.universe.loaders import (
     SHARE_COLUMNS,
@@ -27,19 +27,6 @@ from exchina.universe.loaders import (
 )
 from exchina.universe.score import Scorer
 from exchina.universe.stages import StageEvidence
-
-
-def _columns(values: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``values[:, cols]`` with NaN columns where ``cols`` is -1 (ticker absent)."""
-    if values.shape[1] == 0:
-        return np.full((values.shape[0], len(cols)), np.nan)
-    return np.where(cols >= 0, values[:, np.maximum(cols, 0)], np.nan)
-
-
-def _last_rows(seen: np.ndarray) -> np.ndarray:
-    """Per row and column, the last row up to it where ``seen`` (-1 = none yet)."""
-    rows = np.arange(seen.shape[0])[:, None]
-    return np.maximum.accumulate(np.where(seen, rows, -1), axis=0)
 
 
 @dataclass(frozen=True)
@@ -55,14 +42,14 @@ class MarketStats:
 class MarketHistory:
     """The market's history of some tickers as arrays on its calendar: rows priced so far, the
     last priced row, close in USD, traded value and the last known share count. ``stats(n, w)``
-    reads rows before ``n`` only."""
+    reads rows before ``n`` only. ``closes``: the local closes and FX behind them, which also
+    price a rebalance's constituents (``LastCloses``)."""
 
     def __init__(self, market: Market, tickers: pd.Index) -> None:
         index = market.close.index
         self.dates = pd.DatetimeIndex(index)
-        close = _columns(
-            market.close.to_numpy(dtype=float), market.close.columns.get_indexer(tickers)
-        )
+        self.closes = LastCloses(market, tickers)
+        close = self.closes.close
         fx = market.fx.reindex(index).ffill()
         if "USD" not in fx.columns:
             fx = fx.assign(USD=1.0)
@@ -70,16 +57,17 @@ class MarketHistory:
         fx_cols = fx.columns.get_indexer(pd.Index(ccy.fillna("USD")))
         self.currency = ccy.to_numpy(dtype=object)
         self.no_fx = fx_cols < 0  # a currency without an FX series to USD
-        priced = ~np.isnan(close)
-        self.priced = np.cumsum(priced, axis=0)
-        self.last = _last_rows(priced)
-        self.close_usd = close * _columns(fx.to_numpy(dtype=float), fx_cols)
+        self.priced = np.cumsum(~np.isnan(close), axis=0)
+        self.last = self.closes.last
+        self.close_usd = close * take_columns(fx.to_numpy(dtype=float), fx_cols)
         vol = market.volume if market.volume.index.equals(index) else market.volume.reindex(index)
-        volume = _columns(vol.to_numpy(dtype=float), market.volume.columns.get_indexer(tickers))
+        volume = take_columns(vol.to_numpy(dtype=float), market.volume.columns.get_indexer(tickers))
         self.traded = TradedValue.of(self.close_usd, volume)
         sh = market.shares if market.shares.index.equals(index) else market.shares.reindex(index)
-        self.shares = _columns(sh.to_numpy(dtype=float), market.shares.columns.get_indexer(tickers))
-        self.shares_last = _last_rows(~np.isnan(self.shares))
+        self.shares = take_columns(
+            sh.to_numpy(dtype=float), market.shares.columns.get_indexer(tickers)
+        )
+        self.shares_last = last_rows(~np.isnan(self.shares))
 
     def rows(self, date: pd.Timestamp) -> int:
         """How many market rows are on or before ``date``."""
