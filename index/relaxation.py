@@ -131,8 +131,8 @@ def describe(m: Methodology, amounts: dict[str, float], breaches: list[str]) -> 
 # ------------------------------------------------------------- the exact lexicographic amounts
 
 AMOUNT_GRID = 1e-6  # amounts are rounded up to this grid (room for the solver's tolerance)
-WIDEN = (0.0, 1e-5, 1e-3)
-FEASIBLE = 1e-9  # HiGHS's feasibility tolerance (the solves below set it)  # room (x limit) given to earlier amounts when a later solve fails
+WIDEN = (0.0, 1e-5, 1e-3)  # room (x limit) given to earlier amounts when a later solve fails
+FEASIBLE = 1e-9  # HiGHS's feasibility tolerance (the solves below set it)
 
 
 class _Milp:
@@ -146,6 +146,7 @@ class _Milp:
         self.blocks: list[tuple[list[tuple[int, np.ndarray]], np.ndarray, np.ndarray]] = []
         self.size = 0
         self._model: Any = None  # the assembled HiGHS model (built at the first solve)
+        self._kinds: list[Any] = []  # its columns' integrality
         self._rows: Any = None  # its matrix (CSC, CSR) and row bounds, for ``least``
 
     def var(self, n: int, lo: float, hi: float, integer: bool = False) -> int:
@@ -195,18 +196,23 @@ class _Milp:
         lp.a_matrix_.index_ = np.asarray(csc.indices, dtype=np.int32)
         lp.a_matrix_.value_ = np.asarray(csc.data, dtype=float)
         kinds = (highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger)
-        lp.integrality_ = [kinds[int(k)] for k in np.concatenate(self.integer)]
+        self._kinds = [kinds[int(k)] for k in np.concatenate(self.integer)]
         return lp
 
-    def solve(self, objective: int, bounds: dict[int, tuple[float, float]]) -> np.ndarray | None:
+    def solve(
+        self, objective: int, bounds: dict[int, tuple[float, float]], integer: bool = True
+    ) -> np.ndarray | None:
         """Minimise variable ``objective`` with the given columns' bounds overridden (HiGHS,
         silent, one thread, zero gap, feasibility to 1e-9: amounts sit right at the edge of
-        feasibility). A fresh solver each time: the answer depends on this problem only."""
+        feasibility). A fresh solver each time: the answer depends on this problem only.
+        ``integer=False`` solves the LP relaxation (a third of the time): where it has no
+        solution, neither has the MILP."""
         import highspy
 
         if self._model is None:
             self._model = self._assemble()
         lp = self._model
+        lp.integrality_ = self._kinds if integer else []
         lo, hi = np.concatenate(self.lo), np.concatenate(self.hi)
         for col, (low, high) in bounds.items():
             lo[col], hi[col] = low, high
@@ -443,8 +449,11 @@ def _least_on_grid(
     with the amount, so bisection over the grid gives the minimisation's answer rounded up to the
     grid, as the other families get it."""
 
-    def at(a: float) -> np.ndarray | None:
-        return lp.solve(col, bounds | {col: (a, a)})
+    def at(a: float, integer: bool = True) -> np.ndarray | None:
+        return lp.solve(col, bounds | {col: (a, a)}, integer)
+
+    def amount(k: int) -> float:
+        return min(k * AMOUNT_GRID, top)
 
     if (x := at(0.0)) is not None:
         return x, 0.0
@@ -453,11 +462,28 @@ def _least_on_grid(
     if best is None:
         return None
     lo, hi = 0, steps  # infeasible at lo, feasible at hi
+    # where the LP relaxation is infeasible the MILP is too: bisect on the cheap LPs first, then
+    # look for the MILP's least point upward from there (the hull formulation is tight, so it
+    # is mostly the next grid point), and bisect with MILPs only in what is left
+    lp_lo, lp_hi = lo, hi
+    while lp_hi - lp_lo > 1:
+        mid = (lp_lo + lp_hi) // 2
+        if at(amount(mid), integer=False) is None:
+            lp_lo = mid
+        else:
+            lp_hi = mid
+    lo, step = lp_lo, 1
+    while lo + step < hi:
+        x = at(amount(lo + step))
+        if x is not None:
+            hi, best = lo + step, x
+            break
+        lo, step = lo + step, 2 * step
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        x = at(min(mid * AMOUNT_GRID, top))
+        x = at(amount(mid))
         if x is None:
             lo = mid
         else:
             hi, best = mid, x
-    return best, min(hi * AMOUNT_GRID, top)
+    return best, amount(hi)

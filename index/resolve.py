@@ -47,6 +47,7 @@ class _Pattern:
     indptr: np.ndarray
     shape: tuple[int, int]
     cut: int  # stored values before the offset column (= indptr of the last column)
+    triu: tuple[np.ndarray, np.ndarray] | None = None  # upper-triangle entries and their indptr
 
     @classmethod
     def of(cls, reduced: Any) -> _Pattern | None:
@@ -68,9 +69,16 @@ class _Pattern:
         np.add.at(b, self.indices[self.cut :], vals[self.cut :])
         return a, b
 
-    def matrix(self, pv: np.ndarray) -> sp.csc_array:
-        """The whole matrix (no offset column)."""
-        return sp.csc_array((self.tensor @ pv, self.indices, self.indptr), shape=self.shape)
+    def upper(self, pv: np.ndarray) -> sp.csc_array:
+        """The upper triangle of the (square, offset-free) matrix: what Clarabel takes as P."""
+        if self.triu is None:
+            cols = np.repeat(np.arange(self.shape[1]), np.diff(self.indptr))
+            keep = self.indices <= cols
+            per_col = np.bincount(cols[keep], minlength=self.shape[1])
+            self.triu = (keep, np.concatenate([[0], np.cumsum(per_col)]))
+        keep, indptr = self.triu
+        vals = (self.tensor @ pv)[keep]
+        return sp.csc_array((vals, self.indices[keep], indptr), shape=self.shape)
 
 
 @dataclass
@@ -80,7 +88,7 @@ class Resolver:
     problem: cp.Problem
     prog: Any  # cvxpy ParamConeProg
     reductions: list[Any]
-    q: Any  # CSC: parameters -> objective vector and its constant
+    q: Any  # CSR: parameters -> objective vector and its constant
     a: _Pattern
     p: _Pattern | None
     cones: list[Any]
@@ -111,10 +119,10 @@ class Resolver:
             return None  # the objective is evaluated on ``var`` alone (see ``solve``)
         data, _, inverse = problem.get_problem_data("CLARABEL", solver_opts={})
         cones = dims_to_solver_cones(data["dims"])
-        r = cls(problem, prog, list(chain.reductions), prog.q.tocsc(), a, p, cones, var, column)
+        r = cls(problem, prog, list(chain.reductions), prog.q.tocsr(), a, p, cones, var, column)
         mine = r._data()
         theirs = (
-            sp.triu(data["P"] if "P" in data else sp.csc_array(mine[0].shape)).tocsc(),
+            sp.triu(data["P"] if "P" in data else sp.csc_array(mine[0].shape)).tocsc(),  # as cvxpy
             data["c"],
             data["A"],
             data["b"],
@@ -137,12 +145,11 @@ class Resolver:
             lambda i: np.array(prog.id_to_param[i].value),
         )
         assert pv is not None  # a problem without Parameters is declined by ``of``
-        # as a sparse column, as cvxpy multiplies it (a dense product sums in another order)
-        qd = (self.q @ sp.csc_array(pv[:, None])).toarray().ravel()
+        qd = self.q @ pv
         n = self.q.shape[0] - 1
         a, b = self.a.affine(pv)
-        p = self.p.matrix(pv) if self.p is not None else sp.csc_array((n, n))
-        return sp.triu(p).tocsc(), qd[:n], -a, b, float(qd[n])
+        p = self.p.upper(pv) if self.p is not None else sp.csc_array((n, n))
+        return p, qd[:n], -a, b, float(qd[n])
 
     def solve(self) -> tuple[np.ndarray | None, str, float]:
         """The variable's values (None without a solution), cvxpy's status and the objective.
