@@ -62,6 +62,12 @@ class Closes:
     currency: np.ndarray  # object: the ISO code; NaN = unknown
     price_usd: np.ndarray  # price x the FX last known at the date; NaN = no price or no FX
 
+    def take(self, order: np.ndarray) -> Closes:
+        """The same closes in the order of the positions ``order``."""
+        return Closes(
+            self.price[order], self.price_date[order], self.currency[order], self.price_usd[order]
+        )
+
 
 class LastCloses:
     """A market's closes and FX as arrays, prepared once, for "last close at t" lookups in a

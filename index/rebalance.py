@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,25 +62,38 @@ CONSTITUENT_COLUMNS = [
 
 @dataclass(frozen=True)
 class RebalanceResult:
-    """Everything a rebalance decided, ready for ``write_rebalance``."""
+    """Everything a rebalance decided, ready for ``write_rebalance``. The ``constituents`` and
+    ``trades`` tables are built when first read: a backtest reads only the weights."""
 
     date: pd.Timestamp
     cutoff: pd.Timestamp
     methodology: Methodology
     universe: pd.DataFrame
     optimized: WeightsResult
-    constituents: pd.DataFrame
-    trades: pd.DataFrame
-    report: dict[str, Any]
+    weights: pd.Series  # final weights of the held names (ticker -> weight), heaviest first
+    prices: Closes  # the held names' prices at the effective date, in ``weights`` order
+    basis: np.ndarray  # their basis weights (0 when none), in ``weights`` order
+    previous: pd.Series | None  # the holdings before, for the trades
+    label: str  # the market's provenance line, stamped on every row
+    report: dict[str, Any] = field(default_factory=dict)  # empty when not asked for
     relaxations: list[Relaxation] = field(default_factory=list)  # rules that gave way, by name
 
-    @property
-    def weights(self) -> pd.Series:
-        """Final weights of the held names (ticker -> weight)."""
-        c = self.constituents
-        return pd.Series(
-            c["weight"].to_numpy(), index=pd.Index(c["ticker"], name="ticker"), name="weight"
+    @cached_property
+    def constituents(self) -> pd.DataFrame:
+        """The held names, heaviest first (``CONSTITUENT_COLUMNS``)."""
+        return _constituents(
+            self.methodology.base_level,
+            self.universe,
+            self.weights,
+            self.prices,
+            self.basis,
+            self.label,
         )
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Every name held before or after, its weight change and side (buy, sell, hold)."""
+        return _trades(self.weights, self.previous, self.universe, self.label)
 
 
 def _previous_index(previous: pd.Series | None) -> list[str]:
@@ -186,32 +200,30 @@ def rebalance(
     no_price = [tk for tk, p in zip(held, px.price_usd, strict=True) if not p > 0]
     if no_price:
         raise MissingDataError(f"no price in USD on or before {t.date()} for {no_price}")
-    constituents = _constituents(m, universe, result.basis, w, px, market.label)
-
-    trades = _trades(w, previous, universe, market.label)
-    relaxations = ([topped] if topped is not None else []) + list(result.relaxations)
-    if not with_report:
-        return RebalanceResult(
-            t, cutoff, m, universe, result, constituents, trades, {}, relaxations
-        )
-    report = _report(
-        m,
-        source,
-        t,
-        cutoff,
-        cut,
-        market,
-        previous,
-        universe,
-        screened.failures,
-        result,
-        constituents,
-        trades,
+    weight = w.to_numpy(dtype=float)
+    order = np.lexsort((np.array(held, dtype=str), -weight))  # heaviest first, ties by ticker
+    basis = _take(result.basis, _positions(result.basis.index, held)).astype(float)
+    out = RebalanceResult(
+        date=t,
+        cutoff=cutoff,
+        methodology=m,
+        universe=universe,
+        optimized=result,
+        weights=pd.Series(
+            weight[order],
+            index=pd.Index(np.array(held, dtype=object)[order], name="ticker"),
+            name="weight",
+        ),
+        prices=px.take(order),
+        basis=np.where(np.isnan(basis), 0.0, basis)[order],
+        previous=previous,
+        label=market.label,
+        relaxations=([topped] if topped is not None else []) + list(result.relaxations),
     )
-    report["relaxed"] = [r.as_dict() for r in relaxations]
-    return RebalanceResult(
-        t, cutoff, m, universe, result, constituents, trades, report, relaxations
-    )
+    if with_report:
+        out.report.update(_report(out, source, cut, market, screened.failures))
+        out.report["relaxed"] = [r.as_dict() for r in out.relaxations]
+    return out
 
 
 def _positions(index: pd.Index, tickers: list[str]) -> np.ndarray:
@@ -231,38 +243,34 @@ def _take(values: pd.Series, pos: np.ndarray, fill: Any = np.nan) -> np.ndarray:
 
 
 def _constituents(
-    m: Methodology,
+    base_level: float,
     universe: pd.DataFrame,
-    basis: pd.Series,
-    w: pd.Series,
+    weights: pd.Series,
     px: Closes,
+    basis: np.ndarray,
     label: str,
 ) -> pd.DataFrame:
-    """The held names (``CONSTITUENT_COLUMNS``), heaviest first, ties by ticker: their weights
-    ``w``, universe details, ``basis`` weights and prices ``px``."""
-    held = [str(x) for x in w.index]
-    weight = w.to_numpy(dtype=float)
-    order = np.lexsort((np.array(held, dtype=str), -weight))
+    """The held names (``CONSTITUENT_COLUMNS``) in the order of ``weights``, with their
+    universe details, prices ``px`` and ``basis`` weights (both in that order)."""
+    held = [str(x) for x in weights.index]
+    weight = weights.to_numpy(dtype=float)
     at = _positions(universe.index, held)
-    basis_w = _take(basis, _positions(basis.index, held)).astype(float)
     columns = {
         "ticker": np.array(held, dtype=object),
         "name": _take(universe["name"], at),
         "stage": _take(universe["primary_stage"], at),
         "country": _take(universe["country"], at),
         "china_score": _take(universe["china_score"], at).astype(float),
-        "basis_weight": np.where(np.isnan(basis_w), 0.0, basis_w),
+        "basis_weight": basis,
         "weight": weight,
-        "shares_per_unit": weight * m.base_level / px.price_usd,
+        "shares_per_unit": weight * base_level / px.price_usd,
         "price": px.price,
         "currency": px.currency,
         "price_usd": px.price_usd,
         "price_date": np.datetime_as_string(px.price_date, unit="D").astype(object),
+        "data_source": label,
     }
-    return pd.DataFrame(
-        {**{c: v[order] for c, v in columns.items()}, "data_source": label},
-        columns=CONSTITUENT_COLUMNS,
-    )
+    return pd.DataFrame(columns, columns=CONSTITUENT_COLUMNS)
 
 
 def _trades(
@@ -294,21 +302,21 @@ def _trades(
 
 
 def _report(
-    m: Methodology,
+    res: RebalanceResult,
     source: Path | None,
-    t: pd.Timestamp,
-    cutoff: pd.Timestamp,
     cut: Market,
     market: Market,
-    previous: pd.Series | None,
-    universe: pd.DataFrame,
     failures: pd.DataFrame,
-    result: WeightsResult,
-    constituents: pd.DataFrame,
-    trades: pd.DataFrame,
 ) -> dict[str, Any]:
-    """``report.json``; ``failures``: the screens' failures (``screen_universe``), counted by
-    key over the companies left out."""
+    """``report.json`` of ``res`` (``cut``: the market at its cut-off); ``failures``: the
+    screens' failures (``screen_universe``), counted by key over the companies left out."""
+    m, t, cutoff, previous = res.methodology, res.date, res.cutoff, res.previous
+    universe, result, constituents, trades = (
+        res.universe,
+        res.optimized,
+        res.constituents,
+        res.trades,
+    )
     w = pd.Series(
         constituents["weight"].to_numpy(dtype=float),
         index=pd.Index(constituents["ticker"].to_numpy(dtype=object), name="ticker"),
