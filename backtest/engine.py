@@ -213,7 +213,8 @@ def run_backtest(
     px = _PriceIndex(market)
     # read once, filtered by date at each review
     master = load_companies() if companies is None else companies
-    facts = load_facts(companies=master) if facts is None else facts
+    if facts is None:  # the shipped facts are validated once per file version (loader memo)
+        facts = load_facts() if companies is None else load_facts(companies=master)
     # the universe's inputs as arrays once; each review reads them cut at its date
     inputs = UniverseInputs(market, master, facts, shares)
     current: pd.Series | None = None
@@ -255,7 +256,9 @@ def run_backtest(
             continue
         finally:
             solver += time.perf_counter() - t
-        w = w[w != 0.0]
+        nonzero = w.to_numpy() != 0.0
+        if not nonzero.all():
+            w = w[nonzero]
         status = str(res.optimized.status)
         if w.empty:
             notes.append(f"{effective.date()}: no weights ({status}); holdings kept")

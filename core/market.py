@@ -44,7 +44,11 @@ def take_columns(values: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``values[:, cols]`` with NaN columns where ``cols`` is -1 (ticker absent)."""
     if values.shape[1] == 0:
         return np.full((values.shape[0], len(cols)), np.nan)
-    return np.where(cols >= 0, values[:, np.maximum(cols, 0)], np.nan)
+    out = values[:, np.maximum(cols, 0)]  # a copy: fancy indexing
+    absent = cols < 0
+    if absent.any():
+        out[:, absent] = np.nan
+    return out
 
 
 def last_rows(seen: np.ndarray) -> np.ndarray:
@@ -173,11 +177,11 @@ class Market:
     def as_of(self) -> pd.Timestamp:
         """The last date with any price (NaT if none); read from the end, a block of rows at a
         time, since the last rows almost always hold prices."""
-        values = self.close.to_numpy(dtype=float)
-        end = len(values)
+        end = len(self.close)
         while end > 0:
             lo = max(end - 64, 0)
-            rows = np.flatnonzero(~np.isnan(values[lo:end]).all(axis=1))
+            values = self.close.iloc[lo:end].to_numpy(dtype=float)
+            rows = np.flatnonzero(~np.isnan(values).all(axis=1))
             if rows.size:
                 return self.dates[int(lo + rows[-1])]
             end = lo
