@@ -36,7 +36,7 @@ from exchina.core.errors import (
     MissingDataError,
     StaleDataError,
 )
-from exchina.core.market import Market, TradedValue
+from exchina.core.market import Market, TradedValue, last_rows
 
 if TYPE_CHECKING:  # the index layer (cvxpy) loads when a backtest runs, not on import
     from exchina.index.methodology import Methodology
@@ -72,9 +72,7 @@ class _PriceIndex:
     def __init__(self, market: Market) -> None:
         self.dates = market.dates
         self.col = {str(t): i for i, t in enumerate(market.close.columns)}
-        valid = market.close.notna().to_numpy()
-        rows = np.arange(len(self.dates))[:, None]
-        self.last = np.maximum.accumulate(np.where(valid, rows, -1), axis=0)
+        self.last = last_rows(~np.isnan(market.close.to_numpy(dtype=float)))
         self.usd = market.close_usd().ffill().to_numpy(dtype=float)
         self.days = self.dates.to_numpy().astype("datetime64[D]")
 

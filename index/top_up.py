@@ -29,11 +29,11 @@ def top_up(
     pool = np.flatnonzero(~eligible & universe["near_miss"].to_numpy(dtype=bool))
     mcap = pd.to_numeric(universe["float_mcap_usd"], errors="coerce").to_numpy(float)[pool]
     mcap = np.where(np.isnan(mcap), 0.0, mcap)
-    tickers = universe.index.to_numpy()[pool].astype(str)
-    picked = pool[np.lexsort((tickers, -mcap))][:short]
+    names = universe.index.to_numpy(dtype=object)
+    picked = pool[np.lexsort((names[pool].astype(str), -mcap))][:short]
     if not len(picked):
         return universe.assign(top_up=False), None
-    added = [str(t) for t in universe.index[picked]]
+    added = [str(t) for t in names[picked]]
     flag = np.zeros(len(universe), dtype=bool)
     flag[picked] = True
     out = universe.assign(eligible=eligible | flag, top_up=flag)

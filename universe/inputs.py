@@ -58,7 +58,7 @@ class MarketHistory:
         fx_cols = fx.columns.get_indexer(pd.Index(ccy.fillna("USD")))
         self.currency = ccy.to_numpy(dtype=object)
         self.no_fx = fx_cols < 0  # a currency without an FX series to USD
-        self.priced = np.cumsum(~np.isnan(close), axis=0)
+        self.priced = np.cumsum(~np.isnan(close), axis=0, dtype=np.int32)  # rows priced so far
         self.last = self.closes.last
         self.close_usd = close * take_columns(fx.to_numpy(dtype=float), fx_cols)
         vol = market.volume if market.volume.index.equals(index) else market.volume.reindex(index)
