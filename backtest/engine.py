@@ -102,8 +102,9 @@ def _priced_weights(
     w: pd.Series, prices: _PriceIndex, day: pd.Timestamp, max_age: int, notes: list[str]
 ) -> pd.Series:
     """Drop weighted names with no recent price at ``day``; hand their weight out pro rata."""
-    stale = w.index[(prices.age(w.index, day) > max_age) & (w.to_numpy() > 0)]
-    if len(stale):
+    is_stale = (prices.age(w.index, day) > max_age) & (w.to_numpy() > 0)
+    if is_stale.any():
+        stale = w.index[is_stale]
         kept = w.drop(stale)
         if kept.sum() <= 0:
             raise MissingDataError(f"no priced names at {day.date()}: {list(stale)}")

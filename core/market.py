@@ -98,17 +98,22 @@ class LastCloses:
         self.fx_names = [str(c) for c in market.fx.columns]
         self.fx = market.fx.to_numpy(dtype=float)
         self.fx_last = last_rows(~np.isnan(self.fx))
+        self._checked: pd.Index | None = None  # the close index of the cut last checked
 
     def rows(self, market: Market, date: pd.Timestamp) -> tuple[int, int]:
         """Close and FX rows of ``market`` (this market or a cut of it) on or before ``date``."""
         n, n_fx = len(market.close), len(market.fx)
-        if (
-            n > len(self.dates)
-            or n_fx > len(self.fx_dates)
-            or not market.close.index.equals(self.dates[:n])
-            or not market.close.columns.equals(self.market.close.columns)
-        ):
-            raise ValueError("the market is not a cut of the one these closes were prepared from")
+        if market.close.index is not self._checked:  # a cut is asked several times a review
+            if (
+                n > len(self.dates)
+                or n_fx > len(self.fx_dates)
+                or not market.close.index.equals(self.dates[:n])
+                or not market.close.columns.equals(self.market.close.columns)
+            ):
+                raise ValueError(
+                    "the market is not a cut of the one these arrays were prepared from"
+                )
+            self._checked = market.close.index
         return (
             min(int(self.dates.searchsorted(date, side="right")), n),
             min(int(self.fx_dates.searchsorted(date, side="right")), n_fx),

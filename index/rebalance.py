@@ -183,11 +183,19 @@ def rebalance(
         shares=shares,
         inputs=inputs,
     )
-    universe = screened.frame
     from exchina.index.optimizer import optimize
-    from exchina.index.top_up import top_up
+    from exchina.index.top_up import top_up_names
 
-    universe, topped = top_up(universe, m)
+    col = screened.columns
+    added, topped = top_up_names(
+        screened.index,
+        col["eligible"],
+        col["near_miss"],
+        col["float_mcap_usd"],
+        np.asarray(col["reasons"], dtype=object),
+        m,
+    )  # the frame is built once, with the top-up (as ``top_up`` would give it)
+    universe = screened.with_columns(eligible=col["eligible"] | added, top_up=added)
     require_eligible_data(universe, screened.failures, m, cutoff, cut.label)
     parent = _parent_weights(m, source, t, market, companies, facts)
     result = optimize(universe, cut, m, previous_weights=previous, parent_weights=parent)

@@ -21,28 +21,50 @@ def top_up(
 ) -> tuple[pd.DataFrame, Relaxation | None]:
     """``universe`` with ``eligible`` topped up to ``min_constituents`` and a ``top_up`` column,
     and the relaxation that reports it (None when nothing was added)."""
+    if "near_miss" not in universe.columns:
+        return universe.assign(top_up=False), None
     eligible = universe["eligible"].to_numpy(dtype=bool)
+    flag, relaxation = top_up_names(
+        universe.index,
+        eligible,
+        universe["near_miss"].to_numpy(dtype=bool),
+        pd.to_numeric(universe["float_mcap_usd"], errors="coerce").to_numpy(float),
+        universe["reasons"].to_numpy(dtype=object),
+        methodology,
+    )
+    if relaxation is None:
+        return universe.assign(top_up=False), None
+    return universe.assign(eligible=eligible | flag, top_up=flag), relaxation
+
+
+def top_up_names(
+    tickers: pd.Index,
+    eligible: np.ndarray,
+    near_miss: np.ndarray,
+    float_mcap: np.ndarray,
+    reasons: np.ndarray,
+    methodology: Methodology,
+) -> tuple[np.ndarray, Relaxation | None]:
+    """``top_up`` on the universe's columns as arrays: which names it adds (a mask) and the
+    relaxation that reports them (None when none)."""
+    flag = np.zeros(len(tickers), dtype=bool)
     want = methodology.constraints.min_constituents
     short = 0 if want is None else want - int(eligible.sum())
-    if short <= 0 or "near_miss" not in universe.columns:
-        return universe.assign(top_up=False), None
-    pool = np.flatnonzero(~eligible & universe["near_miss"].to_numpy(dtype=bool))
-    mcap = pd.to_numeric(universe["float_mcap_usd"], errors="coerce").to_numpy(float)[pool]
-    mcap = np.where(np.isnan(mcap), 0.0, mcap)
-    names = universe.index.to_numpy(dtype=object)
+    if short <= 0:
+        return flag, None
+    pool = np.flatnonzero(~eligible & near_miss)
+    mcap = np.where(np.isnan(float_mcap[pool]), 0.0, float_mcap[pool])
+    names = tickers.to_numpy(dtype=object)
     picked = pool[np.lexsort((names[pool].astype(str), -mcap))][:short]
     if not len(picked):
-        return universe.assign(top_up=False), None
+        return flag, None
     added = [str(t) for t in names[picked]]
-    flag = np.zeros(len(universe), dtype=bool)
     flag[picked] = True
-    out = universe.assign(eligible=eligible | flag, top_up=flag)
-    reasons = universe["reasons"].to_numpy(dtype=object)[picked]
     relaxation = Relaxation(
         rule="top_up",
         amount=float(len(added)),
         limit=float(want or 0),
-        breaches=tuple(f"{t} added: {r}" for t, r in zip(added, reasons, strict=True)),
+        breaches=tuple(f"{t} added: {r}" for t, r in zip(added, reasons[picked], strict=True)),
         names=tuple(added),
     )
-    return out, relaxation
+    return flag, relaxation

@@ -205,15 +205,9 @@ class UniverseInputs:
         return self._stage_text[key]
 
     def rows(self, market: Market, date: pd.Timestamp) -> int:
-        """Rows of ``market`` (a cut of this one) on or before ``date``."""
-        n = len(market.close.index)
-        if (
-            n > len(self.history.dates)
-            or not market.close.columns.equals(self.market.close.columns)
-            or not market.close.index.equals(self.history.dates[:n])
-        ):
-            raise ValueError("the market is not a cut of the one these universe inputs hold")
-        return min(self.history.rows(date), n)
+        """Rows of ``market`` (a cut of this one) on or before ``date`` (``ValueError`` when it
+        is not a cut)."""
+        return self.history.closes.rows(market, date)[0]
 
     def shares_in_force(self, t: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
         """(shares outstanding, free float) per company from ``shares.csv`` at ``t`` (NaN =

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -88,11 +90,23 @@ def market_stats(
 
 @dataclass(frozen=True)
 class ScreenedUniverse:
-    """``build_universe``'s frame and its failures as a long table (ticker, screen, key, reason:
-    ``exchina.universe.screening.FAILURE_COLUMNS``), one row per company and failed screen."""
+    """``build_universe``'s columns (``UNIVERSE_COLUMNS`` order, as arrays, indexed by ``index``)
+    and its failures as a long table (ticker, screen, key, reason:
+    ``exchina.universe.screening.FAILURE_COLUMNS``), one row per company and failed screen.
+    ``frame`` is built from the columns when first read; ``with_columns`` builds it with
+    columns added or replaced (one construction, as a top-up needs)."""
 
-    frame: pd.DataFrame
+    columns: dict[str, Any]
+    index: pd.Index
     failures: pd.DataFrame
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.columns, index=self.index)
+
+    def with_columns(self, **extra: Any) -> pd.DataFrame:
+        """The frame with ``extra`` columns: an existing name keeps its place, a new one follows."""
+        return pd.DataFrame({**self.columns, **extra}, index=self.index)
 
 
 def build_universe(
@@ -235,45 +249,42 @@ def screen_universe(
         )
     ]
 
-    out = pd.DataFrame(
-        {
-            "company_id": text["company_id"],
-            "name": text["name"],
-            "country": text["country"],
-            "currency": text["currency"],
-            "stages": stored["stages"],
-            "primary_stage": stored["primary_stage"],
-            "commodities": text["commodities"],
-            "status": text["status"],
-            "china_score": china,
-            "confidence": conf,
-            "china_flags": flags,
-            "float_mcap_usd": float_mcap,
-            "adtv_usd": adtv,
-            "history_days": np.nan_to_num(hist, nan=0.0).astype("int64"),
-            "eligible": eligible,
-            "reasons": reasons,
-            "exchange": text["exchange"],
-            "primary_basis": stored["primary_basis"],
-            "graded_score": score["graded_score"],
-            "unknown_factors": unknown,
-            "allied_backing_usd_m": score["allied_backing_usd_m"],
-            "allied_backers": score["allied_backers"],
-            "price_usd": price,
-            "shares_outstanding": n_shares,
-            "shares_source": shares_source,
-            "free_float": free_float,
-            "member": is_member,
-            "buffered": np.asarray(is_member & eligible & (over_entry | below_entry), dtype=bool),
-            "data_notes": notes,
-            "near_miss": screened.near_miss,
-            "evidenced_factors": score["evidenced_factors"],
-            "stage_fact": stored["stage_fact"],
-            **{c: stages[c] for c in STAGE_SHARE_COLUMNS},
-        },
-        index=tickers,
-    )
-    return ScreenedUniverse(out, screened.failures)
+    columns = {
+        "company_id": text["company_id"],
+        "name": text["name"],
+        "country": text["country"],
+        "currency": text["currency"],
+        "stages": stored["stages"],
+        "primary_stage": stored["primary_stage"],
+        "commodities": text["commodities"],
+        "status": text["status"],
+        "china_score": china,
+        "confidence": conf,
+        "china_flags": flags,
+        "float_mcap_usd": float_mcap,
+        "adtv_usd": adtv,
+        "history_days": np.nan_to_num(hist, nan=0.0).astype("int64"),
+        "eligible": eligible,
+        "reasons": reasons,
+        "exchange": text["exchange"],
+        "primary_basis": stored["primary_basis"],
+        "graded_score": score["graded_score"],
+        "unknown_factors": unknown,
+        "allied_backing_usd_m": score["allied_backing_usd_m"],
+        "allied_backers": score["allied_backers"],
+        "price_usd": price,
+        "shares_outstanding": n_shares,
+        "shares_source": shares_source,
+        "free_float": free_float,
+        "member": is_member,
+        "buffered": np.asarray(is_member & eligible & (over_entry | below_entry), dtype=bool),
+        "data_notes": notes,
+        "near_miss": screened.near_miss,
+        "evidenced_factors": score["evidenced_factors"],
+        "stage_fact": stored["stage_fact"],
+        **{c: stages[c] for c in STAGE_SHARE_COLUMNS},
+    }
+    return ScreenedUniverse(columns, tickers, screened.failures)
 
 
 def standing(universe: pd.DataFrame, held: Iterable[str]) -> pd.Series:
