@@ -84,6 +84,7 @@ class LastCloses:
     def __init__(self, market: Market, tickers: pd.Index) -> None:
         self.market = market
         self.tickers = pd.Index(tickers)
+        self.position = {str(t): i for i, t in enumerate(self.tickers.tolist())}
         self.dates = pd.DatetimeIndex(market.close.index)
         cols = market.close.columns.get_indexer(self.tickers)
         self.close = take_columns(market.close.to_numpy(dtype=float), cols)
@@ -118,7 +119,7 @@ class LastCloses:
         currency and its value in USD at the FX last known at ``date``. ``MissingDataError``
         when a ticker's currency has no FX series to USD."""
         n, n_fx = self.rows(market, date)
-        pos = self.tickers.get_indexer(pd.Index(tickers))
+        pos = np.array([self.position.get(t, -1) for t in tickers], dtype=int)
         row = self.last[n - 1, np.maximum(pos, 0)] if n else np.full(len(pos), -1)
         row = np.where(pos >= 0, row, -1)
         has = row >= 0

@@ -14,6 +14,7 @@ is not in the master), so a commodity cap binds anyone touching it.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -31,15 +32,26 @@ CHINA_BANDS: tuple[tuple[float, float], ...] = ((0, 10), (10, 25), (25, 50), (50
 
 
 def _parsed(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(listed, shares): names x stages, whether each stage is listed in ``stages`` text and
-    its share written there (NaN = none); each distinct text is parsed once."""
-    uniq, codes = np.unique(text.to_numpy(dtype=str), return_inverse=True)
-    listed = np.zeros((len(uniq), len(STAGES)), dtype=bool)
-    shares = np.full((len(uniq), len(STAGES)), np.nan)
-    for i, t in enumerate(uniq):
-        for s, v in parse_stages(t).items():
-            listed[i, _COL[s]], shares[i, _COL[s]] = True, v
-    return listed[codes], shares[codes]
+    """(listed, shares): names x stages, whether each stage is listed in ``stages`` text
+    (missing = none) and its share written there (NaN = none)."""
+    rows = [_parsed_one("" if _missing(t) else str(t)) for t in text.to_numpy(dtype=object)]
+    if not rows:
+        return np.zeros((0, len(STAGES)), dtype=bool), np.full((0, len(STAGES)), np.nan)
+    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+@lru_cache(maxsize=4096)
+def _parsed_one(text: str) -> tuple[tuple[bool, ...], tuple[float, ...]]:
+    """One ``stages`` text parsed (a universe repeats a few texts at every review)."""
+    parsed = parse_stages(text)
+    return (
+        tuple(s in parsed for s in STAGES),
+        tuple(float(parsed[s]) if s in parsed else np.nan for s in STAGES),
+    )
 
 
 def _split(listed: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -73,8 +85,7 @@ def stage_matrix(frame: pd.DataFrame, mode: str = "revenue_share") -> np.ndarray
     """``stage_exposure`` as an array (names x ``STAGES``), without the frame around it."""
     if "stages" not in frame:
         raise KeyError("universe frame has no 'stages' column")
-    text = frame["stages"].fillna("").astype(str)
-    listed, shares = _parsed(text)
+    listed, shares = _parsed(frame["stages"])
     if all(c in frame for c in SHARE_COLUMNS):
         # column by column: a multi-column take of the wide frame costs several times more
         given = np.column_stack([frame[c].to_numpy(dtype=float) for c in SHARE_COLUMNS])

@@ -132,6 +132,10 @@ def shipped_shares() -> pd.DataFrame:
     )
 
 
+STAGE_TEXT = ("stages", "primary_stage", "primary_basis", "stage_fact")
+"""The text columns of ``StageEvidence.columns`` the universe frame shows."""
+
+
 def _stored(values: np.ndarray) -> np.ndarray | ExtensionArray:
     """``values`` as a DataFrame column stores them (text as pandas' string array), converted
     once rather than at every date's frame."""
@@ -189,6 +193,16 @@ class UniverseInputs:
         self._share_count = sh["shares_outstanding"].to_numpy(dtype=float)
         self._share_float = sh["free_float"].to_numpy(dtype=float)
         self._in_force: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._stage_text: dict[bytes, dict[str, np.ndarray | ExtensionArray]] = {}
+
+    def stage_text(self, t: pd.Timestamp) -> dict[str, np.ndarray | ExtensionArray]:
+        """The stage text columns at ``t`` (``StageEvidence.columns``) as the universe frame
+        stores them, converted once per state of the stage evidence."""
+        key = self.stages.state(t)
+        if key not in self._stage_text:
+            columns = self.stages.columns(t)
+            self._stage_text[key] = {c: _stored(columns[c]) for c in STAGE_TEXT}
+        return self._stage_text[key]
 
     def rows(self, market: Market, date: pd.Timestamp) -> int:
         """Rows of ``market`` (a cut of this one) on or before ``date``."""

@@ -150,6 +150,7 @@ def screen_universe(
     col, text = inputs.columns, inputs.text
     score = inputs.scorer.arrays(t, rules.china)
     stages = inputs.stages.columns(t)
+    stored = inputs.stage_text(t)
     stats = inputs.history.stats(inputs.rows(market, t), rules.adtv_window_days)
     csv_sh, ff_known = inputs.shares_in_force(t)
 
@@ -240,8 +241,8 @@ def screen_universe(
             "name": text["name"],
             "country": text["country"],
             "currency": text["currency"],
-            "stages": stage_text,
-            "primary_stage": primary,
+            "stages": stored["stages"],
+            "primary_stage": stored["primary_stage"],
             "commodities": text["commodities"],
             "status": text["status"],
             "china_score": china,
@@ -253,7 +254,7 @@ def screen_universe(
             "eligible": eligible,
             "reasons": reasons,
             "exchange": text["exchange"],
-            "primary_basis": stages["primary_basis"],
+            "primary_basis": stored["primary_basis"],
             "graded_score": score["graded_score"],
             "unknown_factors": unknown,
             "allied_backing_usd_m": score["allied_backing_usd_m"],
@@ -267,7 +268,7 @@ def screen_universe(
             "data_notes": notes,
             "near_miss": screened.near_miss,
             "evidenced_factors": score["evidenced_factors"],
-            "stage_fact": stages["stage_fact"],
+            "stage_fact": stored["stage_fact"],
             **{c: stages[c] for c in STAGE_SHARE_COLUMNS},
         },
         index=tickers,

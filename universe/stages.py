@@ -192,14 +192,22 @@ class StageEvidence:
         """``classify(t)``'s columns as arrays (text as object arrays)."""
         return self._at(t)[1]
 
-    def _at(self, t: pd.Timestamp | None) -> tuple[tuple[list[tuple], list[str], list[bool]], dict]:
+    def state(self, t: pd.Timestamp | None) -> bytes:
+        """The state of the stage evidence at ``t`` (which rows are known, which in force):
+        answers at two dates with one state are the same."""
+        return self._state(t)[0]
+
+    def _state(self, t: pd.Timestamp | None) -> tuple[bytes, np.ndarray, np.ndarray]:
         rows = self._stage_rows
         if t is None or rows.size == 0:
-            key = b""
-            known = live = np.zeros(0, dtype=bool)
-        else:
-            known, live = self._live(rows, t)
-            key = np.packbits(known).tobytes() + np.packbits(live).tobytes()
+            none = np.zeros(0, dtype=bool)
+            return b"", none, none
+        known, live = self._live(rows, t)
+        return np.packbits(known).tobytes() + np.packbits(live).tobytes(), known, live
+
+    def _at(self, t: pd.Timestamp | None) -> tuple[tuple[list[tuple], list[str], list[bool]], dict]:
+        rows = self._stage_rows
+        key, known, live = self._state(t)
         if key not in self._classes:
             out, facts, defaults = self._classify(rows[known], rows[live])
             cols = list(zip(*out, strict=True)) if out else [()] * (len(CLASS_COLUMNS) - 2)
