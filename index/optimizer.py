@@ -26,11 +26,9 @@ How it works:
 
 from __future__ import annotations
 
-import functools
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -496,11 +494,7 @@ def _solve(
     selection: str,
     *,
     diagnose: bool = True,
-    needs_relaxing: Callable[[], bool] | None = None,
 ) -> WeightsResult:
-    """``needs_relaxing``: asked before the mixed-integer selection (the costly step); True
-    means the exact relaxation amounts are not all zero, so no selection can meet the strict
-    rules and the solve stops there (``InfeasibleError``) instead of proving it again."""
     conflicts = feasibility_conflicts(d)
     if conflicts:
         raise InfeasibleError("the constraints cannot all hold (checked before solving)", conflicts)
@@ -521,8 +515,6 @@ def _solve(
             ok = x is not None and status in ("optimal", "optimal_inaccurate")
             done = x is not None and ok and not check_constraints(_clean(x), d)
             stages += ["greedy_selection", "convex_fixed_selection"]
-        if not done and needs_relaxing is not None and needs_relaxing():
-            raise InfeasibleError("the rules cannot all hold without a relaxation")
         if not done:
             ub, lb, masks = _select(d, x_relaxed)
             x, status, value, _ = _solve_convex(d, ub, lb, masks, solver)
@@ -604,19 +596,15 @@ def optimize(
         raise InputError(f"selection must be 'auto' or 'milp', got {selection!r}")
     if not methodology.constraints.relax:
         return solve(d, solver=solver, selection=selection)
-    # the exact amounts (computed at most once): the strict solve asks for them before its
-    # mixed-integer selection, and when they are not all zero the relaxed solve uses them
-    amounts = functools.cache(lambda: smallest_amounts(methodology, d.parts, d.bounds))
-
-    def needs_relaxing() -> bool:
-        exact = amounts()
-        return exact is None or any(a > 0 for a in exact.values())
-
-    try:  # the conflicts are diagnosed only if no allowed relaxation helps
-        return _solve(d, solver, selection, diagnose=False, needs_relaxing=needs_relaxing)
-    except InfeasibleError:
-        pass
-    return _relaxed(d, methodology, solver, selection, amounts())
+    # the exact amounts first: when they are not all zero no selection can meet the strict
+    # rules, so the strict solve is not tried (it would fail after two convex solves)
+    exact = smallest_amounts(methodology, d.parts, d.bounds)
+    if exact is not None and not any(a > 0 for a in exact.values()):
+        try:  # the conflicts are diagnosed only if no allowed relaxation helps
+            return _solve(d, solver, selection, diagnose=False)
+        except InfeasibleError:
+            pass
+    return _relaxed(d, methodology, solver, selection, exact)
 
 
 def _with_constraints(d: ProblemData, m: Methodology) -> ProblemData:
