@@ -59,6 +59,8 @@ class FactColumns:
     counterparty: np.ndarray
     graded_factor: np.ndarray
     quality: np.ndarray
+    percent: np.ndarray  # the value is a percent (``_PCT``), scaled by ``ownership_full_scale_pct``
+    ownership: np.ndarray  # an ownership factor (``OWNERSHIP_FACTORS``), stale with its source
 
     @classmethod
     def of(cls, facts: pd.DataFrame) -> FactColumns:
@@ -76,6 +78,8 @@ class FactColumns:
             counterparty=facts["counterparty"].to_numpy(dtype=object),
             graded_factor=np.array([GRADED_AS.get(f, f) for f in factor], dtype=object),
             quality=np.array([GRADE_QUALITY[g] for g in grades], dtype=float),
+            percent=np.isin(factor, _PCT),
+            ownership=np.isin(factor, OWNERSHIP_FACTORS),
         )
 
 
@@ -120,12 +124,12 @@ def fact_arrays(
         stale |= check_age > rules.reverify_after_months / MONTHS_PER_YEAR
     if rules.ownership_stale_after_years is not None:
         open_ended = np.isnat(end) | (end > t)
-        own = np.isin(factor, OWNERSHIP_FACTORS) & open_ended
+        own = f.ownership[row] & open_ended
         stale |= own & (age > rules.ownership_stale_after_years)
     multiplier = np.where(started, decay * np.where(stale, rules.stale_discount, 1.0), 0.0)
     value = f.value[row]
     scaled = np.where(
-        np.isin(factor, _PCT),
+        f.percent[row],
         np.minimum(value / rules.ownership_full_scale_pct, 1.0),
         np.clip(value, 0.0, 1.0),
     )

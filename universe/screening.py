@@ -67,6 +67,7 @@ class Screen:
     name: ClassVar[str]
     label: ClassVar[str] = ""  # the key of every failure, unless ``key`` is overridden
     size: ClassVar[bool] = False  # size, liquidity or history: a top-up may admit its failures
+    keyed_by_reason: ClassVar[bool] = False  # the key of a failure is its reason
 
     def failing(self, c: Candidates) -> np.ndarray:
         raise NotImplementedError
@@ -75,7 +76,7 @@ class Screen:
         raise NotImplementedError
 
     def key(self, c: Candidates, i: int) -> str:
-        return self.label
+        return self.reason(c, i) if self.keyed_by_reason else self.label
 
 
 class Delisted(Screen):
@@ -107,7 +108,7 @@ class Status(Screen):
     def reason(self, c: Candidates, i: int) -> str:
         return f"status {c.status[i]} not in [{', '.join(c.rules.statuses)}]"
 
-    key = reason
+    keyed_by_reason = True
 
 
 class NotListed(Screen):
@@ -145,7 +146,7 @@ class Stage(Screen):
             return f"primary stage {c.primary[i]} not in [{allowed}]"
         return f"stages {_commas(c.stages[i])} not in [{allowed}]"
 
-    key = reason
+    keyed_by_reason = True
 
 
 class Commodity(Screen):
@@ -161,7 +162,7 @@ class Commodity(Screen):
         allowed = ", ".join(c.rules.commodities)
         return f"commodities {_commas(c.commodities[i])} not in [{allowed}]"
 
-    key = reason
+    keyed_by_reason = True
 
 
 class ChinaFlags(Screen):
@@ -173,7 +174,7 @@ class ChinaFlags(Screen):
     def reason(self, c: Candidates, i: int) -> str:
         return f"china flags: {_commas(c.flags[i])}"
 
-    key = reason
+    keyed_by_reason = True
 
 
 class ChinaScore(Screen):
@@ -321,7 +322,8 @@ def apply_screens(
         for i in np.flatnonzero(mask).tolist():
             text = screen.reason(c, i)
             reasons[i].append(text)
-            rows.append((str(names[i]), screen.name, screen.key(c, i), text))
+            key = text if screen.keyed_by_reason else screen.key(c, i)
+            rows.append((str(names[i]), screen.name, key, text))
     # one object block from a 2-D array: several times quicker than from the list of rows
     table = np.array(rows, dtype=object).reshape(len(rows), len(FAILURE_COLUMNS))
     failures = pd.DataFrame(table, columns=FAILURE_COLUMNS, dtype=object)
