@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from exchina.core.market import Market
-from exchina.universe.inputs import MarketHistory, UniverseInputs
+from exchina.universe.inputs import MarketHistory, UniverseInputs, stored
 from exchina.universe.rules import UniverseRules
 from exchina.universe.screening import Candidates, apply_screens
 from exchina.universe.stages import SHARE_COLUMNS as STAGE_SHARE_COLUMNS
@@ -164,7 +164,7 @@ def screen_universe(
     col, text = inputs.columns, inputs.text
     score = inputs.scorer.arrays(t, rules.china)
     stages = inputs.stages.columns(t)
-    stored = inputs.stage_text(t)
+    stage_stored = inputs.stage_text(t)
     stats = inputs.history.stats(inputs.rows(market, t), rules.adtv_window_days)
     csv_sh, ff_known = inputs.shares_in_force(t)
 
@@ -254,34 +254,34 @@ def screen_universe(
         "name": text["name"],
         "country": text["country"],
         "currency": text["currency"],
-        "stages": stored["stages"],
-        "primary_stage": stored["primary_stage"],
+        "stages": stage_stored["stages"],
+        "primary_stage": stage_stored["primary_stage"],
         "commodities": text["commodities"],
         "status": text["status"],
         "china_score": china,
         "confidence": conf,
-        "china_flags": flags,
+        "china_flags": stored(flags),
         "float_mcap_usd": float_mcap,
         "adtv_usd": adtv,
         "history_days": np.nan_to_num(hist, nan=0.0).astype("int64"),
         "eligible": eligible,
-        "reasons": reasons,
+        "reasons": stored(reasons),
         "exchange": text["exchange"],
-        "primary_basis": stored["primary_basis"],
+        "primary_basis": stage_stored["primary_basis"],
         "graded_score": score["graded_score"],
-        "unknown_factors": unknown,
+        "unknown_factors": stored(unknown),
         "allied_backing_usd_m": score["allied_backing_usd_m"],
-        "allied_backers": score["allied_backers"],
+        "allied_backers": stored(score["allied_backers"]),
         "price_usd": price,
         "shares_outstanding": n_shares,
-        "shares_source": shares_source,
+        "shares_source": stored(shares_source),
         "free_float": free_float,
         "member": is_member,
         "buffered": np.asarray(is_member & eligible & (over_entry | below_entry), dtype=bool),
-        "data_notes": notes,
+        "data_notes": stored(notes),
         "near_miss": screened.near_miss,
         "evidenced_factors": score["evidenced_factors"],
-        "stage_fact": stored["stage_fact"],
+        "stage_fact": stage_stored["stage_fact"],
         **{c: stages[c] for c in STAGE_SHARE_COLUMNS},
     }
     return ScreenedUniverse(columns, tickers, screened.failures)
