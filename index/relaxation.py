@@ -231,6 +231,8 @@ class _Milp:
             # the root LP mostly solves these small problems (see the UCITS rows below); the
             # feasibility-jump heuristic before it costs more than it finds (same amounts, 2x)
             ("mip_heuristic_run_feasibility_jump", False),
+            # an LP this small solves faster without presolve (same feasibility and least)
+            ("presolve", "choose" if integer else "off"),
         ):
             h.setOptionValue(option, value)
         h.passModel(lp)
