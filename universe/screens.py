@@ -24,6 +24,13 @@ from exchina.universe.stages import SHARE_COLUMNS as STAGE_SHARE_COLUMNS
 
 FREE_FLOAT_UNKNOWN = "free float unknown, 100% assumed"
 STAGE_DEFAULTED = "primary stage by the most-downstream default (no stage shares or evidence)"
+NOTES = {
+    (False, False): "",
+    (True, False): FREE_FLOAT_UNKNOWN,
+    (False, True): STAGE_DEFAULTED,
+    (True, True): f"{FREE_FLOAT_UNKNOWN};{STAGE_DEFAULTED}",
+}
+"""``data_notes`` by (free float unknown, stage defaulted)."""
 UNIVERSE_COLUMNS = [
     "company_id",
     "name",
@@ -241,12 +248,8 @@ def screen_universe(
     stage_default = stages["stage_default"]
     free_float_unknown = has_px & np.isnan(ff_known)
     notes = [
-        ";".join(n for n in pair if n)
-        for pair in zip(
-            np.where(free_float_unknown, FREE_FLOAT_UNKNOWN, ""),
-            np.where(stage_default, STAGE_DEFAULTED, ""),
-            strict=True,
-        )
+        NOTES[pair]
+        for pair in zip(free_float_unknown.tolist(), stage_default.tolist(), strict=True)
     ]
 
     columns = {
