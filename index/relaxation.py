@@ -147,6 +147,8 @@ class _Milp:
         self.size = 0
         self._model: Any = None  # the assembled HiGHS model (built at the first solve)
         self._kinds: list[Any] = []  # its columns' integrality
+        self._lp: Any = None  # the HiGHS instance of the LP relaxation, re-solved warm
+        self._cols: Any = None  # every column's index (HiGHS's changeCols* take a set)
         self._rows: Any = None  # its matrix (CSC, CSR) and row bounds, for ``least``
 
     def var(self, n: int, lo: float, hi: float, integer: bool = False) -> int:
@@ -204,9 +206,10 @@ class _Milp:
     ) -> np.ndarray | None:
         """Minimise variable ``objective`` with the given columns' bounds overridden (HiGHS,
         silent, one thread, zero gap, feasibility to 1e-9: amounts sit right at the edge of
-        feasibility). A fresh solver each time: the answer depends on this problem only.
-        ``integer=False`` solves the LP relaxation (a third of the time): where it has no
-        solution, neither has the MILP."""
+        feasibility). A fresh MILP solver each time: the answer depends on this problem only.
+        ``integer=False`` solves the LP relaxation (a fraction of the time; where it has no
+        solution, neither has the MILP), re-solved warm from its last basis after the first:
+        whether it is feasible and its least value do not depend on where the simplex starts."""
         import highspy
 
         if self._model is None:
@@ -219,24 +222,34 @@ class _Milp:
         c = np.zeros(self.size)
         c[objective] = 1.0
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = c, lo, hi
-        silence_solver_banner()  # HiGHS's one-time copyright banner, for library callers too
-        h = highspy.Highs()
-        for option, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("mip_rel_gap", 0.0),
-            ("mip_abs_gap", 0.0),
-            ("mip_feasibility_tolerance", 1e-9),
-            ("primal_feasibility_tolerance", 1e-9),
-            # the root LP mostly solves these small problems (see the UCITS rows below); the
-            # feasibility-jump heuristic before it costs more than it finds (same amounts, 2x)
-            ("mip_heuristic_run_feasibility_jump", False),
-            # an LP this small solves faster without presolve (same feasibility and least)
-            ("presolve", "choose" if integer else "off"),
-        ):
-            h.setOptionValue(option, value)
-        h.passModel(lp)
-        h.run()
+        if self._cols is None:
+            self._cols = np.arange(self.size, dtype=np.int32)
+        h = None if integer else self._lp
+        if h is not None:  # the LP relaxation again: new costs and bounds, warm from its basis
+            h.changeColsCost(self.size, self._cols, c)
+            h.changeColsBounds(self.size, self._cols, lo, hi)
+            h.run()
+        else:
+            silence_solver_banner()  # HiGHS's one-time copyright banner, for library callers too
+            h = highspy.Highs()
+            for option, value in (
+                ("output_flag", False),
+                ("threads", 1),
+                ("mip_rel_gap", 0.0),
+                ("mip_abs_gap", 0.0),
+                ("mip_feasibility_tolerance", 1e-9),
+                ("primal_feasibility_tolerance", 1e-9),
+                # the root LP mostly solves these small problems (see the UCITS rows below); the
+                # feasibility-jump heuristic before it costs more than it finds (same amounts, 2x)
+                ("mip_heuristic_run_feasibility_jump", False),
+                # an LP this small solves faster without presolve (same feasibility and least)
+                ("presolve", "choose" if integer else "off"),
+            ):
+                h.setOptionValue(option, value)
+            h.passModel(lp)
+            h.run()
+            if not integer:
+                self._lp = h
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return None
         return np.asarray(h.getSolution().col_value, dtype=float)
