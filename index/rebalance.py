@@ -157,8 +157,7 @@ def rebalance(
     as_of = cut.as_of
     if pd.isna(as_of):
         raise MissingDataError(f"no prices on or before the cut-off {cutoff.date()}")
-    oldest_ok = cutoff - pd.offsets.BDay(m.schedule.max_price_age_days)
-    if check_stale and as_of < oldest_ok:
+    if check_stale and as_of < cutoff - pd.offsets.BDay(m.schedule.max_price_age_days):
         age = len(pd.bdate_range(as_of, cutoff)) - 1
         raise StaleDataError(
             f"latest price {as_of.date()} is {age} business days before the cut-off "
