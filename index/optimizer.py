@@ -299,7 +299,9 @@ def _solve_convex(
             for k, v in vals.items():
                 set_value(comp.params[k], v)
             try:
-                comp.problem.solve(solver=solver)
+                # a new solver each time: an updated one answers in other last digits (and, after
+                # proving infeasibility, can keep saying so), so answers would depend on history
+                comp.problem.solve(solver=solver, warm_start=False)
             except SolverError:
                 return None, "solver_error", float("nan"), hit
             status, value = comp.problem.status, comp.problem.value
@@ -405,7 +407,7 @@ def _select(d: ProblemData, w_relaxed: np.ndarray) -> tuple[np.ndarray, np.ndarr
     prob = cp.Problem(cp.Minimize(cp.sum(cp.abs(w - w_relaxed)) - TIE_BREAK * tie), cons)
     try:
         silence_solver_banner()
-        prob.solve(solver="HIGHS", mip_rel_gap=0.0, mip_abs_gap=0.0, threads=1)
+        prob.solve(solver="HIGHS", mip_rel_gap=0.0, mip_abs_gap=0.0)
     except SolverError:
         prob = None
     if prob is None or prob.status not in ("optimal", "optimal_inaccurate") or w.value is None:

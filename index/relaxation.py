@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from exchina.core.errors import ExchinaError
 from exchina.core.quiet import silence_solver_banner
 from exchina.index.constraints import HOLD_MIN, Bounds, Parts
 
@@ -197,7 +198,7 @@ class _Milp:
         self, objective: int, bounds: dict[int, tuple[float, float]], integer: bool = True
     ) -> np.ndarray | None:
         """Minimise variable ``objective`` with the given columns' bounds overridden (HiGHS,
-        silent, one thread, zero gap, feasibility to 1e-9: amounts sit right at the edge of
+        silent, zero gap, feasibility to 1e-9: amounts sit right at the edge of
         feasibility). A fresh MILP solver each time: the answer depends on this problem only.
         ``integer=False`` solves the LP relaxation (a fraction of the time; where it has no
         solution, neither has the MILP), re-solved warm from its last basis after the first:
@@ -225,8 +226,9 @@ class _Milp:
             silence_solver_banner()  # HiGHS's one-time copyright banner, for library callers too
             h = highspy.Highs()
             for option, value in (
+                # no "threads": HiGHS keeps one thread scheduler per process, and a solve asking
+                # for another count than the first solver's fails (kError) instead of solving
                 ("output_flag", False),
-                ("threads", 1),
                 ("mip_rel_gap", 0.0),
                 ("mip_abs_gap", 0.0),
                 ("mip_feasibility_tolerance", 1e-9),
@@ -242,9 +244,19 @@ class _Milp:
             h.run()
             if not integer:
                 self._lp = h
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = h.getModelStatus()
+        if status == highspy.HighsModelStatus.kOptimal:
+            return np.asarray(h.getSolution().col_value, dtype=float)
+        if status in (
+            highspy.HighsModelStatus.kInfeasible,
+            highspy.HighsModelStatus.kUnboundedOrInfeasible,  # every column here is bounded
+        ):
             return None
-        return np.asarray(h.getSolution().col_value, dtype=float)
+        # a failed solve proves nothing: reporting it as infeasible would relax or fail a
+        # rebalance for no reason
+        raise ExchinaError(
+            f"HiGHS could not solve a relaxation MILP: {h.modelStatusToString(status)}"
+        )
 
     def minimum(self, objective: int, bounds: dict[int, tuple[float, float]]) -> np.ndarray | None:
         """``solve``, with the LP relaxation first: when it has no solution neither has the

@@ -10,7 +10,8 @@ back from its column.
 It reads cvxpy's compiled program (``Problem._cache.param_prog``), which is not public API, so
 it trusts nothing: ``Resolver.of`` checks, on the problem just solved by cvxpy, that it builds bit
 for bit the data cvxpy built, and returns None (cvxpy's own solve is then used) when it does not,
-or when the problem's form is one it does not handle. Clarabel is then called as cvxpy calls it.
+or when the problem's form is one it does not handle. Clarabel is then called as cvxpy calls it
+with ``warm_start=False``.
 """
 
 from __future__ import annotations
@@ -158,27 +159,14 @@ class Resolver:
         for the Parameter values ``values`` (by name; only the objective's Parameters are set,
         to evaluate it).
 
-        Clarabel is called as cvxpy calls it: the problem's cached solver updated with the new
-        data when Clarabel allows it, else a new one (the two differ in the last digits)."""
+        A new Clarabel solver each time, as cvxpy builds one with ``warm_start=False``: an
+        updated solver answers in other last digits than a new one, and then the answer would
+        depend on what the process solved before."""
         clarabel: Any = importlib.import_module("clarabel")  # compiled, without type information
         p, q, a, b, _ = self._data(values)
-        cache = self.problem._solver_cache  # cvxpy's own, so both paths share one history
-        solver = cache.get("CLARABEL")
-        if solver is not None and solver.is_data_update_allowed():
-            settings = solver.get_settings()
-            settings.verbose = False
-            try:
-                solver.update(P=p, q=q, A=a, b=b, settings=settings)
-            except Exception:  # a new sparsity pattern: cvxpy builds a new solver too
-                solver = None
-        else:
-            solver = None
-        if solver is None:
-            settings = clarabel.DefaultSettings()
-            settings.verbose = False
-            solver = clarabel.DefaultSolver(p, q, a, b, self.cones, settings)
-        result = solver.solve()
-        cache["CLARABEL"] = solver
+        settings = clarabel.DefaultSettings()
+        settings.verbose = False
+        result = clarabel.DefaultSolver(p, q, a, b, self.cones, settings).solve()
         status = _STATUS.get(str(result.status), "solver_error")
         if status not in _SOLUTION:
             return None, status, float("nan")

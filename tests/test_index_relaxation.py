@@ -245,3 +245,32 @@ def test_top_up_adds_the_largest_near_misses_only() -> None:
     assert relaxed is not None and relaxed.rule == "top_up" and relaxed.amount == 3
     assert relaxed.names == ("T003", "T007", "T005")
     assert top_up(uni, meth())[1] is None  # no minimum: nothing added
+
+
+def test_amounts_hold_whoever_started_highs_first() -> None:
+    """HiGHS keeps one thread scheduler per process: once anything (here a solve with HiGHS's
+    default threads, as cvxpy's HIGHS makes one) has started it, a solver asking for another
+    thread count fails. The relaxation MILPs then reported every problem infeasible; now they
+    leave the thread count alone, and the amounts are the ones a fresh process finds."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, warnings; warnings.simplefilter('ignore'); sys.path.insert(0, 'tests')\n"
+        "import highspy\n"
+        "if sys.argv[1] == 'started':\n"
+        "    h = highspy.Highs(); h.setOptionValue('output_flag', False)\n"
+        "    h.addVar(0, 1); h.changeColCost(0, 1.0); h.run()\n"
+        "from test_index_relaxation import meth, universe\n"
+        "from exchina.index import optimize\n"
+        "m = meth(max_weight=0.01, relax=[{'rule': 'max_weight', 'limit': 0.2}])\n"
+        "print(optimize(universe(40), None, m).relaxations[0].amount)\n"
+    )
+    out = {
+        how: subprocess.run(
+            [sys.executable, "-c", script, how], capture_output=True, text=True, check=True
+        ).stdout.split()[-1]
+        for how in ("fresh", "started")
+    }
+    assert out["fresh"] == out["started"]
+    assert 0.015 <= float(out["started"]) <= 0.015 + 2e-6
