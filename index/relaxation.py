@@ -168,25 +168,17 @@ class _Milp:
     def _assemble(self) -> Any:
         """The model for HiGHS, with the constraint matrix kept for ``least``."""
         import highspy
-        from scipy.sparse import coo_matrix
+        from scipy.sparse import csc_array
 
-        rows, cols, vals = [], [], []
-        r = 0
+        r = sum(terms[0][1].shape[0] for terms, _, _ in self.blocks)
+        dense = np.zeros((r, self.size))  # a few hundred rows and columns: dense is cheapest
+        at = 0
         for terms, _lo, _hi in self.blocks:
             m = terms[0][1].shape[0]
             for col, coef in terms:
-                i, j = np.nonzero(coef)
-                rows.append(i + r)
-                cols.append(j + col)
-                vals.append(coef[i, j])
-            r += m
-        coo = coo_matrix(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(r, self.size),
-        )
-        csc = coo.tocsc()  # a column in two terms of one row: the coefficients are summed
-        csc.eliminate_zeros()
-        csc.sort_indices()
+                dense[at : at + m, col : col + coef.shape[1]] += coef
+            at += m
+        csc = csc_array(dense)  # zeros left out, indices sorted
         row_lo = np.concatenate([b[1] for b in self.blocks]).astype(float)
         row_hi = np.concatenate([b[2] for b in self.blocks]).astype(float)
         self._rows = (csc, csc.tocsr(), row_lo, row_hi)
