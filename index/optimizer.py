@@ -49,7 +49,7 @@ from exchina.index.relaxation import (
     relaxed_methodology,
     smallest_amounts,
 )
-from exchina.index.resolve import Resolver
+from exchina.index.resolve import Resolver, set_value
 from exchina.index.risk import RiskModel, market_risk_model
 from exchina.index.schemes import Scheme
 from exchina.index.schemes import scheme as get_scheme
@@ -287,33 +287,17 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def _set(param: cp.Parameter, value: Any) -> None:
-    """Set a Parameter's value unless it already holds exactly this value: cvxpy validates every
-    value it is given (a projection per set), and most values (exposure rows, scores, previous
-    weights, the scheme's inputs) repeat between the solves of one rebalance. The problem data
-    are built from the values held either way, so the solve is the same."""
-    old = param.value
-    if (
-        isinstance(old, np.ndarray)
-        and isinstance(value, np.ndarray)
-        and old.dtype == value.dtype
-        and np.array_equal(old, value)
-    ):
-        return
-    param.value = value
-
-
 def _solve_convex(
     d: ProblemData, ub: np.ndarray, lb: np.ndarray, masks: np.ndarray, solver: str
 ) -> tuple[np.ndarray | None, str, float, bool]:
     vals = _param_values(d, ub, lb, masks)
     with _LOCK:
         comp, hit = _compiled(d)
-        for k, v in vals.items():
-            _set(comp.params[k], v)
         if comp.fast is not None and solver == "CLARABEL":
-            x, status, value = comp.fast.solve()
+            x, status, value = comp.fast.solve(vals)
         else:
+            for k, v in vals.items():
+                set_value(comp.params[k], v)
             try:
                 comp.problem.solve(solver=solver)
             except SolverError:

@@ -16,6 +16,7 @@ or when the problem's form is one it does not handle. Clarabel is then called as
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,6 @@ class Resolver:
 
     problem: cp.Problem
     prog: Any  # cvxpy ParamConeProg
-    reductions: list[Any]
     q: Any  # CSR: parameters -> objective vector and its constant
     a: _Pattern
     p: _Pattern | None
@@ -113,14 +113,15 @@ class Resolver:
         p = _Pattern.of(prog.reduced_P) if prog.P is not None else None
         if column is None or a is None or (prog.P is not None and p is None):
             return None
-        if not all(hasattr(r, "update_parameters") for r in chain.reductions):
-            return None  # an older cvxpy: its own solve is used
+        own = {id(q) for q in problem.parameters()}
+        if not all(id(q) in own for q in prog.id_to_param.values()):
+            return None  # a reduction replaced a Parameter: its values are not the caller's
         if [v.id for v in problem.objective.variables()] != [var.id]:
             return None  # the objective is evaluated on ``var`` alone (see ``solve``)
         data, _, inverse = problem.get_problem_data("CLARABEL", solver_opts={})
         cones = dims_to_solver_cones(data["dims"])
-        r = cls(problem, prog, list(chain.reductions), prog.q.tocsr(), a, p, cones, var, column)
-        mine = r._data()
+        r = cls(problem, prog, prog.q.tocsr(), a, p, cones, var, column)
+        mine = r._data({q.name(): q.value for q in problem.parameters()})
         theirs = (
             sp.triu(data["P"] if "P" in data else sp.csc_array(mine[0].shape)).tocsc(),  # as cvxpy
             data["c"],
@@ -130,19 +131,20 @@ class Resolver:
         )
         return r if all(map(_identical, mine, theirs)) else None
 
-    def _data(self) -> tuple[sp.csc_array, np.ndarray, sp.csc_array, np.ndarray, float]:
-        """P (upper triangle), q, A, b and the objective's constant, as cvxpy builds them (the
-        constant is only compared with cvxpy's: the reported objective is evaluated)."""
+    def _data(
+        self, values: Mapping[str, Any]
+    ) -> tuple[sp.csc_array, np.ndarray, sp.csc_array, np.ndarray, float]:
+        """P (upper triangle), q, A, b and the objective's constant for the Parameter values
+        ``values`` (by name), as cvxpy builds them (the constant is only compared with cvxpy's:
+        the reported objective is evaluated)."""
         from cvxpy.cvxcore.python.canonInterface import get_parameter_vector
 
-        for reduction in self.reductions:  # reductions that transform Parameter values
-            reduction.update_parameters(self.problem)
         prog = self.prog
         pv = get_parameter_vector(
             prog.total_param_size,
             prog.param_id_to_col,
             prog.param_id_to_size,
-            lambda i: np.array(prog.id_to_param[i].value),
+            lambda i: np.array(values[prog.id_to_param[i].name()]),
         )
         assert pv is not None  # a problem without Parameters is declined by ``of``
         qd = self.q @ pv
@@ -151,13 +153,15 @@ class Resolver:
         p = self.p.upper(pv) if self.p is not None else sp.csc_array((n, n))
         return p, qd[:n], -a, b, float(qd[n])
 
-    def solve(self) -> tuple[np.ndarray | None, str, float]:
-        """The variable's values (None without a solution), cvxpy's status and the objective.
+    def solve(self, values: Mapping[str, Any]) -> tuple[np.ndarray | None, str, float]:
+        """The variable's values (None without a solution), cvxpy's status and the objective,
+        for the Parameter values ``values`` (by name; only the objective's Parameters are set,
+        to evaluate it).
 
         Clarabel is called as cvxpy calls it: the problem's cached solver updated with the new
         data when Clarabel allows it, else a new one (the two differ in the last digits)."""
         clarabel: Any = importlib.import_module("clarabel")  # compiled, without type information
-        p, q, a, b, _ = self._data()
+        p, q, a, b, _ = self._data(values)
         cache = self.problem._solver_cache  # cvxpy's own, so both paths share one history
         solver = cache.get("CLARABEL")
         if solver is not None and solver.is_data_update_allowed():
@@ -180,9 +184,25 @@ class Resolver:
             return None, status, float("nan")
         x = np.asarray(result.x, dtype=float)[self.column : self.column + self.var.size].copy()
         # cvxpy reports the objective expression evaluated at the solution, not the solver's
+        for param in self.problem.objective.parameters():
+            set_value(param, values[param.name()])
         self.var.value = x
         value = self.problem.objective.value
         return x, status, float(np.asarray(value, dtype=float)) if value is not None else np.nan
+
+
+def set_value(param: cp.Parameter, value: Any) -> None:
+    """Set a Parameter's value unless it already holds exactly this value: cvxpy validates every
+    value it is given, and most values repeat between the solves of one rebalance."""
+    old = param.value
+    if (
+        isinstance(old, np.ndarray)
+        and isinstance(value, np.ndarray)
+        and old.dtype == value.dtype
+        and np.array_equal(old, value)
+    ):
+        return
+    param.value = value
 
 
 def _identical(mine: Any, theirs: Any) -> bool:

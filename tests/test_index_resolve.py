@@ -40,8 +40,9 @@ def _values(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 def test_same_answers_as_cvxpy_solve_after_solve() -> None:
     """Two copies of one problem see the same 30 parameter sets: one always solved by cvxpy,
-    the other by the resolver after its first cvxpy solve. Weights, status and objective agree
-    exactly (Clarabel's solver is updated in place between solves, as cvxpy does it)."""
+    the other by the resolver after its first cvxpy solve, given the values by name (its
+    Parameters are not set). Weights, status and objective agree exactly (Clarabel's solver is
+    updated in place between solves, as cvxpy does it)."""
     ref, w_ref, p_ref = _problem()
     fast, w_fast, p_fast = _problem()
     rng = np.random.default_rng(7)
@@ -50,15 +51,16 @@ def test_same_answers_as_cvxpy_solve_after_solve() -> None:
         vals = _values(rng)
         for k, v in vals.items():
             p_ref[k].value = v
-            p_fast[k].value = v
         ref.solve(solver="CLARABEL")
         if i == 0:
+            for k, v in vals.items():
+                p_fast[k].value = v
             fast.solve(solver="CLARABEL")
             resolver = Resolver.of(fast, w_fast)
             assert resolver is not None
             continue
         assert resolver is not None
-        x, status, value = resolver.solve()
+        x, status, value = resolver.solve({p_fast[k].name(): v for k, v in vals.items()})
         assert status == ref.status == "optimal"
         assert x is not None and w_ref.value is not None
         assert np.array_equal(x, w_ref.value)
@@ -74,8 +76,9 @@ def test_infeasible_reported_without_weights() -> None:
     prob.solve(solver="CLARABEL")
     resolver = Resolver.of(prob, w)
     assert resolver is not None
-    p["ub"].value = np.full(N, 0.01)  # twelve names at 1% cannot sum to 1
-    x, status, value = resolver.solve()
+    values = {q.name(): q.value for q in p.values()}
+    values[p["ub"].name()] = np.full(N, 0.01)  # twelve names at 1% cannot sum to 1
+    x, status, value = resolver.solve(values)
     assert x is None and status.startswith("infeasible") and np.isnan(value)
 
 
