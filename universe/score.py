@@ -176,6 +176,22 @@ class Scorer:
         self.graded_names, self.graded_code = np.unique(
             self.facts.graded_factor.astype(str), return_inverse=True
         )
+        self._by_weights: dict[tuple, tuple[pd.Index, np.ndarray, np.ndarray]] = {}
+
+    def _factors(self, rules: ChinaScoreRules) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+        """``_weights(rules)`` and each graded factor name's column among them (-1 = not
+        weighted), worked out once per set of weights."""
+        key = tuple(rules.weights.items())
+        if key not in self._by_weights:
+            factors, wv = _weights(rules)
+            column = {f: j for j, f in enumerate(factors.tolist())}
+            names = self.graded_names.tolist()
+            self._by_weights[key] = (
+                factors,
+                wv,
+                np.array([column.get(g, -1) for g in names], dtype=int),
+            )
+        return self._by_weights[key]
 
     def score(self, date: str | pd.Timestamp, rules: ChinaScoreRules | None = None) -> pd.DataFrame:
         """Every company's score at ``date`` (``score_companies``)."""
@@ -190,11 +206,9 @@ class Scorer:
         """``score``'s columns as arrays in ``ids`` order (text columns as object arrays)."""
         fa = fact_arrays(self.facts, date, rules)
         ids, pos = self.ids, self.pos
-        factors, wv = _weights(rules)
+        factors, wv, factor_column = self._factors(rules)
         ci = self.company_row[fa["row"]]
-        column = {f: j for j, f in enumerate(factors.tolist())}
-        fi = np.array([column.get(g, -1) for g in self.graded_names.tolist()], dtype=int)
-        fi = fi[self.graded_code[fa["row"]]]
+        fi = factor_column[self.graded_code[fa["row"]]]
         g = _graded(fa, ci, fi, (len(ids), len(factors)))
         unknown = np.isnan(g["value"])
         fill = rules.unknown_value if rules.unknown_policy == "penalize" else 0.0
