@@ -221,14 +221,13 @@ class _Milp:
         if h is not None:  # the LP relaxation again: new costs and bounds, warm from its basis
             h.changeColsCost(self.size, self._cols, c)
             h.changeColsBounds(self.size, self._cols, lo, hi)
-            h.run()
+            _run(h)
         else:
             silence_solver_banner()  # HiGHS's one-time copyright banner, for library callers too
             h = highspy.Highs()
             for option, value in (
-                # no "threads": HiGHS keeps one thread scheduler per process, and a solve asking
-                # for another count than the first solver's fails (kError) instead of solving
                 ("output_flag", False),
+                ("threads", 1),  # see ``_run``
                 ("mip_rel_gap", 0.0),
                 ("mip_abs_gap", 0.0),
                 ("mip_feasibility_tolerance", 1e-9),
@@ -241,7 +240,7 @@ class _Milp:
             ):
                 h.setOptionValue(option, value)
             h.passModel(lp)
-            h.run()
+            _run(h)
             if not integer:
                 self._lp = h
         status = h.getModelStatus()
@@ -286,6 +285,21 @@ class _Milp:
             need = (row_lo[i] - rest) / a if a > 0 else (row_hi[i] - rest) / a
             lo = max(lo, need)
         return lo
+
+
+def _run(h: Any) -> None:
+    """``h.run()`` on one thread, or on the thread count HiGHS already runs with: HiGHS keeps one
+    thread scheduler per process, and once anything (cvxpy's HIGHS with its defaults, say) has
+    started it with another count, a solver asking for one thread fails (kError, no status) -
+    it is then run again with HiGHS's default, which takes the running scheduler."""
+    import highspy
+
+    if (
+        h.run() == highspy.HighsStatus.kError
+        and h.getModelStatus() == highspy.HighsModelStatus.kNotset
+    ):
+        h.setOptionValue("threads", 0)
+        h.run()
 
 
 def _headroom(m: Methodology, rule: str) -> float:

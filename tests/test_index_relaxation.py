@@ -250,8 +250,9 @@ def test_top_up_adds_the_largest_near_misses_only() -> None:
 def test_amounts_hold_whoever_started_highs_first() -> None:
     """HiGHS keeps one thread scheduler per process: once anything (here a solve with HiGHS's
     default threads, as cvxpy's HIGHS makes one) has started it, a solver asking for another
-    thread count fails. The relaxation MILPs then reported every problem infeasible; now they
-    leave the thread count alone, and the amounts are the ones a fresh process finds."""
+    thread count fails. The relaxation MILPs asked for one thread and then reported every problem
+    infeasible; now they take the running count, and the amounts are the ones a fresh process
+    finds."""
     import subprocess
     import sys
 
