@@ -27,7 +27,7 @@ import pandas as pd
 
 from exchina.core.market import Market
 from exchina.universe.facts import DAYS_PER_YEAR, MONTHS_PER_YEAR, OWNERSHIP_FACTORS
-from exchina.universe.loaders import load_companies, load_facts, load_stage_facts
+from exchina.universe.inputs import UniverseInputs
 from exchina.universe.rules import UniverseRules
 from exchina.universe.score import master_flags
 from exchina.universe.screens import build_universe
@@ -140,13 +140,12 @@ def review_facts(
 ) -> FactsReview:
     """The research to-do list at ``as_of`` (see the module docstring); shipped data by default."""
     t = pd.Timestamp(as_of)
-    companies = load_companies() if companies is None else companies
-    facts = load_facts(companies=companies) if facts is None else facts
-    stage_facts = load_stage_facts() if stage_facts is None else stage_facts
+    cut = market.asof(t)
+    # the shipped files where none are given, read once for the screens and the checks below
+    inputs = UniverseInputs(cut, companies, facts, shares, stage_facts)
+    companies, facts, stage_facts = inputs.companies, inputs.facts, inputs.stage_facts
     china = rules.china
-    u = build_universe(
-        t, rules, market, companies=companies, facts=facts, shares=shares, stage_facts=stage_facts
-    )
+    u = build_universe(t, rules, cut, inputs=inputs)
     eligible = u.loc[u["eligible"].astype(bool)]
     eligible_unknown = [
         {
